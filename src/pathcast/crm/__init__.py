@@ -1,0 +1,1 @@
+"""Accounts, contacts, products, opportunities, quotes, activities, contracts, tickets, documents."""

@@ -1,0 +1,42 @@
+"""CRM services: the only code that writes CRM tables, each write with its Event.
+
+Split by use case; import the functions from here.
+"""
+
+from pathcast.crm.service.opportunities import (
+    change_stage,
+    create_opportunity,
+    stage_history,
+    update_opportunity,
+)
+from pathcast.crm.service.pipelines import default_pipeline, ensure_default_pipeline, stages_of
+from pathcast.crm.service.records import (
+    create_record,
+    delete_record,
+    get_readable,
+    get_writable,
+    list_records,
+    snapshot,
+    update_record,
+)
+from pathcast.crm.service.registry import SPECS, EntitySpec, spec_for
+
+__all__ = [
+    "SPECS",
+    "EntitySpec",
+    "change_stage",
+    "create_opportunity",
+    "create_record",
+    "default_pipeline",
+    "delete_record",
+    "ensure_default_pipeline",
+    "get_readable",
+    "get_writable",
+    "list_records",
+    "snapshot",
+    "spec_for",
+    "stage_history",
+    "stages_of",
+    "update_opportunity",
+    "update_record",
+]
