@@ -148,8 +148,13 @@ def write_intent() -> Iterator[None]:
 @contextmanager
 def unit_of_work(url: str | None = None, *, write: bool = True) -> Iterator[Session]:
     """One transaction: commit if the block succeeds, roll back if it raises."""
-    token = _sqlite_write_intent.set(write)
     session = session_factory(url)()
+    token = _sqlite_write_intent.set(write)
+    try:
+        # Begin now, in this context, so a writer takes SQLite's write lock up front.
+        session.connection()
+    finally:
+        _sqlite_write_intent.reset(token)
     try:
         yield session
         session.commit()
@@ -158,4 +163,3 @@ def unit_of_work(url: str | None = None, *, write: bool = True) -> Iterator[Sess
         raise
     finally:
         session.close()
-        _sqlite_write_intent.reset(token)

@@ -6,10 +6,18 @@ Split by use case; import the functions from here.
 from pathcast.crm.service.opportunities import (
     change_stage,
     create_opportunity,
+    field_history,
     stage_history,
     update_opportunity,
 )
 from pathcast.crm.service.pipelines import default_pipeline, ensure_default_pipeline, stages_of
+from pathcast.crm.service.quotes import (
+    add_quote_line,
+    create_quote,
+    delete_quote_line,
+    update_quote,
+    update_quote_line,
+)
 from pathcast.crm.service.records import (
     create_record,
     delete_record,
@@ -23,6 +31,11 @@ from pathcast.crm.service.registry import SPECS, EntitySpec, spec_for
 
 __all__ = [
     "SPECS",
+    "add_quote_line",
+    "create_quote",
+    "delete_quote_line",
+    "update_quote",
+    "update_quote_line",
     "EntitySpec",
     "change_stage",
     "create_opportunity",
@@ -30,6 +43,7 @@ __all__ = [
     "default_pipeline",
     "delete_record",
     "ensure_default_pipeline",
+    "field_history",
     "get_readable",
     "get_writable",
     "list_records",

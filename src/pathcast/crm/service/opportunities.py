@@ -183,3 +183,14 @@ def stage_history(session: Session, opportunity_id: int) -> list[m.OpportunitySt
             .order_by(m.OpportunityStageChange.changed_at, m.OpportunityStageChange.id)
         )
     )
+
+
+def field_history(session: Session, opportunity_id: int) -> list[m.OpportunityFieldChange]:
+    """Every amount and close-date change of a deal, oldest first."""
+    return list(
+        session.scalars(
+            select(m.OpportunityFieldChange)
+            .where(m.OpportunityFieldChange.opportunity_id == opportunity_id)
+            .order_by(m.OpportunityFieldChange.changed_at, m.OpportunityFieldChange.id)
+        )
+    )

@@ -1,0 +1,148 @@
+"""Pathcast benchmarks: `make bench` prints a table and appends it to bench/RESULTS.md.
+
+Measures the Maven CRM import (time, rows/s), event appends per second on SQLite and
+PostgreSQL, and hash-chain verification per second. Each run uses fresh databases
+(a temp SQLite file; a private PostgreSQL schema that is dropped afterwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from pathcast.db import dispose_engines, unit_of_work
+from pathcast.events import EventDraft, append_event, append_events, verify_chain
+from pathcast.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "RESULTS.md"
+MAVEN = ROOT.parent / "shared" / "datasets" / "maven_crm"
+PG_BASE = os.environ.get("PATHCAST_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@contextmanager
+def sqlite_database() -> Iterator[str]:
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{folder}/bench.db"
+        upgrade(url)
+        yield url
+        dispose_engines()
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    schema = f"pathcast_bench_{os.getpid()}"
+    admin = create_engine(PG_BASE)
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{PG_BASE}?options=-csearch_path%3D{schema}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        dispose_engines()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def bench_single_appends(url: str, count: int) -> float:
+    """Events per second, one committed transaction per event (a request's worth)."""
+
+    def run() -> None:
+        for i in range(count):
+            with unit_of_work(url) as session:
+                append_event(session, type="bench.appended", entity="bench", entity_id=i % 50,
+                             actor="bench", payload={"after": {"i": i, "名称": "基准"}})
+
+    return count / timed(run)
+
+
+def bench_batch_appends(url: str, count: int, batch: int = 1000) -> float:
+    """Events per second appended in batches of ``batch`` per transaction (imports)."""
+
+    def run() -> None:
+        for start in range(0, count, batch):
+            with unit_of_work(url) as session:
+                append_events(session, [
+                    EventDraft("bench.batched", "batch", i % 500, "bench", {"after": {"i": i}})
+                    for i in range(start, min(count, start + batch))
+                ])
+
+    return count / timed(run)
+
+
+def bench_verify(url: str) -> tuple[int, float]:
+    with unit_of_work(url, write=False) as session:
+        start = time.perf_counter()
+        report = verify_chain(session)
+        elapsed = time.perf_counter() - start
+    assert report.ok, report
+    return report.checked, report.checked / elapsed
+
+
+def bench_maven(url: str) -> tuple[int, float] | None:
+    if not MAVEN.is_dir():
+        return None
+    from pathcast.crm.importers import run_import
+
+    start = time.perf_counter()
+    report = run_import(url, format="maven", paths=[MAVEN])
+    elapsed = time.perf_counter() - start
+    return report.total_rows, elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=2000, help="single-transaction appends per engine")
+    parser.add_argument("--batch-events", type=int, default=20000, help="batched appends per engine")
+    parser.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
+    args = parser.parse_args()
+    rows: list[tuple[str, str, str]] = []
+    for engine, database in (("SQLite", sqlite_database), ("PostgreSQL", postgres_database)):
+        with database() as url:
+            maven = bench_maven(url)
+            if maven is None:
+                rows.append((engine, "Maven import", f"skipped: {MAVEN} not found"))
+            else:
+                total, elapsed = maven
+                rows.append((engine, "Maven import (8,800 deals + accounts, products, teams)",
+                             f"{elapsed:.1f} s, {total / elapsed:,.0f} rows/s"))
+            rows.append((engine, f"event appends, 1 per transaction ({args.events:,})",
+                         f"{bench_single_appends(url, args.events):,.0f} events/s"))
+            rows.append((engine, f"event appends, batches of 1,000 ({args.batch_events:,})",
+                         f"{bench_batch_appends(url, args.batch_events):,.0f} events/s"))
+            checked, rate = bench_verify(url)
+            rows.append((engine, f"chain verification ({checked:,} events)", f"{rate:,.0f} events/s"))
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    header = (f"## {stamp} — {os.cpu_count()} cores, {platform.machine()}, Python "
+              f"{platform.python_version()}\n\n| engine | measure | result |\n|---|---|---|\n")
+    table = header + "".join(f"| {e} | {m} | {r} |\n" for e, m, r in rows)
+    sys.stdout.write(table)
+    if not args.no_record:
+        if not RESULTS.exists():
+            RESULTS.write_text("# Benchmark results\n\nAppended by `make bench` (bench/run.py).\n\n")
+        with RESULTS.open("a") as results:
+            results.write(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,45 @@
+"""Build the FastAPI application: API under /api/v1, pages at the root."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import text
+
+from pathcast import __version__
+from pathcast.auth.api import router as auth_router
+from pathcast.crm.api import router as crm_router
+from pathcast.db import unit_of_work
+from pathcast.events_api import router as events_router
+from pathcast.problems import install_problem_handlers
+
+API_PREFIX = "/api/v1"
+
+
+def create_app() -> FastAPI:
+    """The whole application; every API route requires authentication unless marked public."""
+    app = FastAPI(
+        title="Pathcast API",
+        version=__version__,
+        description="Pathcast (推演) sales management. Authenticate with `Authorization: Bearer <token>` "
+        "(see `pathcast token create`) or a session cookie plus an X-CSRF-Token header.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    install_problem_handlers(app)
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(auth_router)
+    api.include_router(crm_router)
+    api.include_router(events_router)
+    app.include_router(api)
+
+    @app.get("/healthz", tags=["public"], summary="Liveness and database check (public)")
+    def healthz() -> dict[str, str]:
+        with unit_of_work(write=False) as session:
+            session.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    from pathcast.web.views import install_web
+
+    install_web(app)
+    return app

@@ -1,0 +1,66 @@
+"""Batch look-ups of the names a page shows beside ids (owners, accounts, stages).
+
+Accounts are read through the CRM service's scoped query, so a page never names an
+account its viewer may not see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pathcast.auth.models import User
+from pathcast.auth.permissions import Actor, may
+from pathcast.crm import models as m
+from pathcast.crm.service import SPECS
+from pathcast.crm.service.records import readable_query
+
+
+def _ids(values: Iterable[Any]) -> set[int]:
+    found: set[int] = set()
+    for value in values:
+        if value is None:
+            continue
+        try:
+            found.add(int(value))
+        except (TypeError, ValueError):
+            continue
+    return found
+
+
+def user_names(session: Session, ids: Iterable[Any]) -> dict[int, str]:
+    """``{user id: display name}`` for the given ids."""
+    wanted = _ids(ids)
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.id, User.name).where(User.id.in_(wanted)))
+    return {int(row.id): str(row.name) for row in rows}
+
+
+def account_names(session: Session, actor: Actor, ids: Iterable[Any]) -> dict[int, str]:
+    """``{account id: name}`` for the accounts among ``ids`` that ``actor`` may read."""
+    wanted = _ids(ids)
+    if not wanted or not may(actor, "account", "read"):
+        return {}
+    model = SPECS["account"].model
+    query = readable_query(actor, SPECS["account"]).where(model.id.in_(wanted))
+    return {int(account.id): str(account.name) for account in session.scalars(query)}
+
+
+def stages_by_id(session: Session, ids: Iterable[Any]) -> dict[int, m.Stage]:
+    """The stages with these ids (stages are readable by every seller)."""
+    wanted = _ids(ids)
+    if not wanted:
+        return {}
+    return {stage.id: stage for stage in session.scalars(select(m.Stage).where(m.Stage.id.in_(wanted)))}
+
+
+def actor_user_id(label: str) -> int | None:
+    """The user id in an event's actor label (``user:12``), if it names a user."""
+    prefix, _, rest = label.partition(":")
+    if prefix == "user" and rest.isdigit():
+        return int(rest)
+    return None
