@@ -69,8 +69,14 @@ def bench_single_appends(url: str, count: int) -> float:
     def run() -> None:
         for i in range(count):
             with unit_of_work(url) as session:
-                append_event(session, type="bench.appended", entity="bench", entity_id=i % 50,
-                             actor="bench", payload={"after": {"i": i, "名称": "基准"}})
+                append_event(
+                    session,
+                    type="bench.appended",
+                    entity="bench",
+                    entity_id=i % 50,
+                    actor="bench",
+                    payload={"after": {"i": i, "名称": "基准"}},
+                )
 
     return count / timed(run)
 
@@ -81,10 +87,13 @@ def bench_batch_appends(url: str, count: int, batch: int = 1000) -> float:
     def run() -> None:
         for start in range(0, count, batch):
             with unit_of_work(url) as session:
-                append_events(session, [
-                    EventDraft("bench.batched", "batch", i % 500, "bench", {"after": {"i": i}})
-                    for i in range(start, min(count, start + batch))
-                ])
+                append_events(
+                    session,
+                    [
+                        EventDraft("bench.batched", "batch", i % 500, "bench", {"after": {"i": i}})
+                        for i in range(start, min(count, start + batch))
+                    ],
+                )
 
     return count / timed(run)
 
@@ -123,17 +132,34 @@ def main() -> int:
                 rows.append((engine, "Maven import", f"skipped: {MAVEN} not found"))
             else:
                 total, elapsed = maven
-                rows.append((engine, "Maven import (8,800 deals + accounts, products, teams)",
-                             f"{elapsed:.1f} s, {total / elapsed:,.0f} rows/s"))
-            rows.append((engine, f"event appends, 1 per transaction ({args.events:,})",
-                         f"{bench_single_appends(url, args.events):,.0f} events/s"))
-            rows.append((engine, f"event appends, batches of 1,000 ({args.batch_events:,})",
-                         f"{bench_batch_appends(url, args.batch_events):,.0f} events/s"))
+                rows.append(
+                    (
+                        engine,
+                        "Maven import (8,800 deals + accounts, products, teams)",
+                        f"{elapsed:.1f} s, {total / elapsed:,.0f} rows/s",
+                    )
+                )
+            rows.append(
+                (
+                    engine,
+                    f"event appends, 1 per transaction ({args.events:,})",
+                    f"{bench_single_appends(url, args.events):,.0f} events/s",
+                )
+            )
+            rows.append(
+                (
+                    engine,
+                    f"event appends, batches of 1,000 ({args.batch_events:,})",
+                    f"{bench_batch_appends(url, args.batch_events):,.0f} events/s",
+                )
+            )
             checked, rate = bench_verify(url)
             rows.append((engine, f"chain verification ({checked:,} events)", f"{rate:,.0f} events/s"))
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    header = (f"## {stamp} — {os.cpu_count()} cores, {platform.machine()}, Python "
-              f"{platform.python_version()}\n\n| engine | measure | result |\n|---|---|---|\n")
+    header = (
+        f"## {stamp} — {os.cpu_count()} cores, {platform.machine()}, Python "
+        f"{platform.python_version()}\n\n| engine | measure | result |\n|---|---|---|\n"
+    )
     table = header + "".join(f"| {e} | {m} | {r} |\n" for e, m, r in rows)
     sys.stdout.write(table)
     if not args.no_record:

@@ -42,7 +42,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         engine.dispose()
-    except Exception as error:  # noqa: BLE001 - any failure means the same to the user
+    except Exception as error:
         pytest.exit(
             f"PostgreSQL is unreachable at {PG_BASE_URL}: {error.__class__.__name__}: {error}\n"
             f"The database tests run on SQLite *and* PostgreSQL. Start it with:\n  {PG_START_HINT}",
@@ -89,7 +89,9 @@ def _reset_postgres(url: str) -> None:
             )
             if row[0] != "alembic_version"
         ]
-        connection.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        connection.execute(
+            text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+        )
         connection.execute(
             text("INSERT INTO event_chain_head (id, last_seq, last_hash) VALUES (:id, 0, :hash)"),
             {"id": CHAIN_HEAD_ID, "hash": GENESIS_HASH},

@@ -23,12 +23,23 @@ def team(session: Session, name: str = "East") -> Team:
 
 
 def user(
-    session: Session, email: str, *, role: Role = Role.rep, team_obj: Team | None = None,
-    account_id: int | None = None, password: str | None = PASSWORD,
+    session: Session,
+    email: str,
+    *,
+    role: Role = Role.rep,
+    team_obj: Team | None = None,
+    account_id: int | None = None,
+    password: str | None = PASSWORD,
 ) -> User:
     return auth_service.create_user(
-        session, actor=SYSTEM, email=email, name=email.split("@")[0], role=role,
-        team_id=team_obj.id if team_obj else None, account_id=account_id, password=password,
+        session,
+        actor=SYSTEM,
+        email=email,
+        name=email.split("@")[0],
+        role=role,
+        team_id=team_obj.id if team_obj else None,
+        account_id=account_id,
+        password=password,
     )
 
 

@@ -129,8 +129,15 @@ def user_create(
                 found = session.scalars(select(Team).where(Team.name == team)).first()
                 team_id = (found or auth_service.create_team(session, actor=actor, name=team)).id
             user = auth_service.create_user(
-                session, actor=actor, email=email, name=name or email.split("@")[0], role=role,
-                password=password, team_id=team_id, account_id=account_id, locale=locale,
+                session,
+                actor=actor,
+                email=email,
+                name=name or email.split("@")[0],
+                role=role,
+                password=password,
+                team_id=team_id,
+                account_id=account_id,
+                locale=locale,
             )
             result = {"id": user.id, "email": user.email, "role": user.role, "team_id": team_id}
     except PathcastError as error:

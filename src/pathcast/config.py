@@ -24,7 +24,9 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         default=None, description="Signs session cookies; generated into the data directory if unset."
     )
-    queue_url: str | None = Field(default=None, description="Redis URL for background work; default in-process.")
+    queue_url: str | None = Field(
+        default=None, description="Redis URL for background work; default in-process."
+    )
     session_max_age_seconds: int = 14 * 24 * 3600
     secure_cookies: bool = False
 

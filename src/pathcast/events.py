@@ -48,7 +48,9 @@ class Event(Base):
     )
 
     # identity and order
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
     type: Mapped[str] = mapped_column(String(80))
     # subject
     entity: Mapped[str] = mapped_column(String(40))
@@ -233,9 +235,7 @@ def append_events(session: Session, drafts: Sequence[EventDraft]) -> list[Event]
         event.hash = compute_hash(event)
         prev_hash = event.hash
         events.append(event)
-        rows.append(
-            {column.key: getattr(event, column.key) for column in Event.__table__.columns}
-        )
+        rows.append({column.key: getattr(event, column.key) for column in Event.__table__.columns})
     session.execute(insert(Event), rows)
     session.execute(
         update(EventChainHead).where(EventChainHead.id == CHAIN_HEAD_ID).values(last_hash=prev_hash)
@@ -285,10 +285,8 @@ class ChainReport:
 def verify_chain(session: Session, *, batch_size: int = 5000) -> ChainReport:
     """Walk the whole chain in order and report the first broken link or hash."""
     expected_prev = GENESIS_HASH
-    expected_seq = 0
     checked = 0
-    for event in _iter_events(session, batch_size):
-        expected_seq += 1
+    for expected_seq, event in enumerate(_iter_events(session, batch_size), start=1):
         if event.id != expected_seq:
             return ChainReport(False, checked, event.id, f"sequence gap: expected event {expected_seq}")
         if event.prev_hash != expected_prev:
@@ -301,7 +299,9 @@ def verify_chain(session: Session, *, batch_size: int = 5000) -> ChainReport:
     head = session.get(EventChainHead, CHAIN_HEAD_ID)
     if head is not None and (head.last_seq != checked or head.last_hash != expected_prev):
         return ChainReport(
-            False, checked, checked + 1 if head.last_seq > checked else checked,
+            False,
+            checked,
+            checked + 1 if head.last_seq > checked else checked,
             "chain head does not match the last event (events deleted or appended behind the log)",
         )
     return ChainReport(True, checked)
@@ -311,9 +311,7 @@ def _iter_events(session: Session, batch_size: int) -> Iterator[Event]:
     last_id = 0
     while True:
         batch = list(
-            session.scalars(
-                select(Event).where(Event.id > last_id).order_by(Event.id).limit(batch_size)
-            )
+            session.scalars(select(Event).where(Event.id > last_id).order_by(Event.id).limit(batch_size))
         )
         if not batch:
             return
@@ -328,7 +326,11 @@ Clock = Literal["occurred", "recorded"]
 
 
 def events_for_entity(
-    session: Session, entity: str, entity_id: str | int, *, until: datetime | None = None,
+    session: Session,
+    entity: str,
+    entity_id: str | int,
+    *,
+    until: datetime | None = None,
     clock: Clock = "occurred",
 ) -> list[Event]:
     """An entity's events in the order they happened (ties broken by sequence)."""
@@ -340,8 +342,13 @@ def events_for_entity(
 
 
 def events_by_type(
-    session: Session, types: Iterable[str], *, since: datetime | None = None,
-    until: datetime | None = None, limit: int = 1000, after_id: int = 0,
+    session: Session,
+    types: Iterable[str],
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 1000,
+    after_id: int = 0,
 ) -> list[Event]:
     """Events of the given types, optionally within an occurred-at window, by sequence."""
     query = select(Event).where(Event.type.in_(list(types)), Event.id > after_id)
@@ -353,7 +360,12 @@ def events_by_type(
 
 
 def events_between(
-    session: Session, since: datetime, until: datetime, *, limit: int = 1000, after_id: int = 0,
+    session: Session,
+    since: datetime,
+    until: datetime,
+    *,
+    limit: int = 1000,
+    after_id: int = 0,
 ) -> list[Event]:
     """Every event that occurred in ``[since, until)``, by sequence."""
     query = (

@@ -14,7 +14,9 @@ def alembic_config(url: str | None = None) -> Config:
     """An Alembic config pointing at this checkout's migrations and ``url``."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", (url or get_settings().resolved_database_url()).replace("%", "%%"))
+    config.set_main_option(
+        "sqlalchemy.url", (url or get_settings().resolved_database_url()).replace("%", "%%")
+    )
     return config
 
 

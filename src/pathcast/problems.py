@@ -102,9 +102,12 @@ async def _pathcast_error(request: Request, exc: Exception) -> Response:
         errors = [field_problem(error, locale) for error in exc.errors]
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return problem_response(
-        request, status=exc.status, code=exc.code,
+        request,
+        status=exc.status,
+        code=exc.code,
         detail=translate(f"errors.{exc.code}", locale, **localised_params(exc.params, locale)),
-        errors=errors, headers=headers,
+        errors=errors,
+        headers=headers,
     )
 
 
@@ -122,11 +125,17 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         errors.append(entry)
     if any(error.get("type") == "json_invalid" for error in exc.errors()):
         return problem_response(
-            request, status=400, code="invalid_body", detail=translate("errors.invalid_body", locale),
+            request,
+            status=400,
+            code="invalid_body",
+            detail=translate("errors.invalid_body", locale),
             errors=errors,
         )
     return problem_response(
-        request, status=422, code="invalid_input", detail=translate("errors.invalid_input", locale),
+        request,
+        status=422,
+        code="invalid_input",
+        detail=translate("errors.invalid_input", locale),
         errors=errors,
     )
 
@@ -139,7 +148,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
     detail = exc.detail if isinstance(exc.detail, str) and exc.status_code not in (404, 405) else None
     return problem_response(
-        request, status=exc.status_code, code=code, detail=detail or translate(f"errors.{code}", locale),
+        request,
+        status=exc.status_code,
+        code=code,
+        detail=detail or translate(f"errors.{code}", locale),
         headers=getattr(exc, "headers", None),
     )
 

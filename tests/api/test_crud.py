@@ -28,8 +28,11 @@ def test_unauthenticated_requests_get_a_problem(client: TestClient) -> None:
 
 def test_create_read_update_delete_account(client: TestClient, company: dict[str, Any]) -> None:
     headers = company["headers"]["east_rep"]
-    created = client.post("/api/v1/accounts", json={"name": "上海瑞金医院", "industry": "medical",
-                                                     "tier": "strategic"}, headers=headers)
+    created = client.post(
+        "/api/v1/accounts",
+        json={"name": "上海瑞金医院", "industry": "medical", "tier": "strategic"},
+        headers=headers,
+    )
     assert created.status_code == 201, created.text
     account = created.json()
     assert account["owner_id"] == company["east_rep"].id
@@ -47,8 +50,9 @@ def test_create_read_update_delete_account(client: TestClient, company: dict[str
 
 def test_validation_errors_name_the_field(client: TestClient, company: dict[str, Any]) -> None:
     headers = company["headers"]["east_rep"]
-    response = client.post("/api/v1/opportunities", json={"name": "", "amount": -5, "currency": "yuan"},
-                           headers=headers)
+    response = client.post(
+        "/api/v1/opportunities", json={"name": "", "amount": -5, "currency": "yuan"}, headers=headers
+    )
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
     fields = {error["field"] for error in response.json()["errors"]}
@@ -77,8 +81,9 @@ def test_stage_move_records_history_and_one_event(client: TestClient, company: d
     deal = company["east_deal"]
     stages = client.get("/api/v1/stages", params={"sort": "position"}, headers=headers).json()["items"]
     before = client.get(f"/api/v1/opportunities/{deal.id}/events", headers=headers).json()
-    moved = client.post(f"/api/v1/opportunities/{deal.id}/stage", json={"stage_id": stages[1]["id"]},
-                        headers=headers)
+    moved = client.post(
+        f"/api/v1/opportunities/{deal.id}/stage", json={"stage_id": stages[1]["id"]}, headers=headers
+    )
     assert moved.status_code == 200, moved.text
     after = client.get(f"/api/v1/opportunities/{deal.id}/events", headers=headers).json()
     assert len(after) == len(before) + 1
@@ -86,8 +91,9 @@ def test_stage_move_records_history_and_one_event(client: TestClient, company: d
     history = client.get(f"/api/v1/opportunities/{deal.id}/stage-history", headers=headers).json()
     assert [h["to_stage_id"] for h in history] == [stages[0]["id"], stages[1]["id"]]
     won = next(s for s in stages if s["status_class"] == "won")
-    closed = client.patch(f"/api/v1/opportunities/{deal.id}", json={"stage_id": won["id"], "amount": "150000"},
-                          headers=headers).json()
+    closed = client.patch(
+        f"/api/v1/opportunities/{deal.id}", json={"stage_id": won["id"], "amount": "150000"}, headers=headers
+    ).json()
     assert closed["status"] == "won" and closed["closed_at"] is not None
     fields = client.get(f"/api/v1/opportunities/{deal.id}/field-history", headers=headers).json()
     assert fields[-1]["field"] == "amount" and fields[-1]["new_value"] == "150000"
@@ -96,8 +102,11 @@ def test_stage_move_records_history_and_one_event(client: TestClient, company: d
 def test_filters_sorting_and_cursor_pagination(client: TestClient, company: dict[str, Any]) -> None:
     headers = company["headers"]["admin"]
     for i in range(23):
-        response = client.post("/api/v1/products", json={"code": f"P-{i:03d}", "name": f"产品 {i}",
-                                                          "list_price": str(100 + (i % 5))}, headers=headers)
+        response = client.post(
+            "/api/v1/products",
+            json={"code": f"P-{i:03d}", "name": f"产品 {i}", "list_price": str(100 + (i % 5))},
+            headers=headers,
+        )
         assert response.status_code == 201, response.text
     seen: list[str] = []
     cursor = None
@@ -112,8 +121,15 @@ def test_filters_sorting_and_cursor_pagination(client: TestClient, company: dict
         if not cursor:
             break
     assert len(seen) == len(set(seen)) == 23
-    prices = [float(p) for p in [client.get("/api/v1/products", params={"code": c}, headers=headers)
-                                 .json()["items"][0]["list_price"] for c in seen]]
+    prices = [
+        float(p)
+        for p in [
+            client.get("/api/v1/products", params={"code": c}, headers=headers).json()["items"][0][
+                "list_price"
+            ]
+            for c in seen
+        ]
+    ]
     assert prices == sorted(prices, reverse=True)
     cheap = client.get("/api/v1/products", params={"list_price__lte": "101"}, headers=headers).json()
     assert cheap["total"] == 10
@@ -123,8 +139,12 @@ def test_filters_sorting_and_cursor_pagination(client: TestClient, company: dict
 
 def test_bad_list_parameters_are_named(client: TestClient, company: dict[str, Any]) -> None:
     headers = company["headers"]["admin"]
-    for params, field in [({"sort": "password"}, "sort"), ({"amount__gte": "lots"}, "amount__gte"),
-                          ({"secret": "1"}, "secret"), ({"cursor": "%%%"}, "cursor")]:
+    for params, field in [
+        ({"sort": "password"}, "sort"),
+        ({"amount__gte": "lots"}, "amount__gte"),
+        ({"secret": "1"}, "secret"),
+        ({"cursor": "%%%"}, "cursor"),
+    ]:
         response = client.get("/api/v1/opportunities", params=params, headers=headers)
         assert response.status_code == 422, (params, response.text)
         assert response.json()["errors"][0]["field"] == field
@@ -133,13 +153,20 @@ def test_bad_list_parameters_are_named(client: TestClient, company: dict[str, An
 def test_quote_totals_follow_lines(client: TestClient, company: dict[str, Any]) -> None:
     headers = company["headers"]["east_rep"]
     admin = company["headers"]["admin"]
-    product = client.post("/api/v1/products", json={"code": "DSA-1", "name": "DSA 导管", "list_price": "1000"},
-                          headers=admin).json()
-    quote = client.post("/api/v1/quotes", json={"opportunity_id": company["east_deal"].id, "discount_pct": "10"},
-                        headers=headers).json()
+    product = client.post(
+        "/api/v1/products", json={"code": "DSA-1", "name": "DSA 导管", "list_price": "1000"}, headers=admin
+    ).json()
+    quote = client.post(
+        "/api/v1/quotes",
+        json={"opportunity_id": company["east_deal"].id, "discount_pct": "10"},
+        headers=headers,
+    ).json()
     assert quote["number"].startswith("Q-")
-    line = client.post("/api/v1/quote_lines", json={"quote_id": quote["id"], "product_id": product["id"],
-                                                     "quantity": "3", "discount_pct": "5"}, headers=headers)
+    line = client.post(
+        "/api/v1/quote_lines",
+        json={"quote_id": quote["id"], "product_id": product["id"], "quantity": "3", "discount_pct": "5"},
+        headers=headers,
+    )
     assert line.status_code == 201, line.text
     total = client.get(f"/api/v1/quotes/{quote['id']}", headers=headers).json()["total"]
     assert total == "2565.00"  # 3 x 1000, -5 % on the line, -10 % on the quote

@@ -15,20 +15,45 @@ runner = CliRunner()
 
 
 def test_every_command_has_help() -> None:
-    for args in (["--help"], ["init", "--help"], ["serve", "--help"], ["user", "create", "--help"],
-                 ["token", "create", "--help"], ["audit", "verify", "--help"], ["import", "crm", "--help"],
-                 ["demo", "--help"]):
+    for args in (
+        ["--help"],
+        ["init", "--help"],
+        ["serve", "--help"],
+        ["user", "create", "--help"],
+        ["token", "create", "--help"],
+        ["audit", "verify", "--help"],
+        ["import", "crm", "--help"],
+        ["demo", "--help"],
+    ):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, (args, result.output)
 
 
 def test_user_token_and_api_round_trip(configured: str) -> None:
     assert runner.invoke(app, ["init", "--json"]).exit_code == 0
-    created = runner.invoke(app, ["user", "create", "--email", "Lin@Example.com", "--name", "林", "--role", "manager",
-                                  "--team", "华东", "--password", "long-password", "--json"])
+    created = runner.invoke(
+        app,
+        [
+            "user",
+            "create",
+            "--email",
+            "Lin@Example.com",
+            "--name",
+            "林",
+            "--role",
+            "manager",
+            "--team",
+            "华东",
+            "--password",
+            "long-password",
+            "--json",
+        ],
+    )
     assert created.exit_code == 0, created.output
     assert json.loads(created.stdout)["email"] == "lin@example.com"
-    duplicate = runner.invoke(app, ["user", "create", "--email", "lin@example.com", "--password", "long-password"])
+    duplicate = runner.invoke(
+        app, ["user", "create", "--email", "lin@example.com", "--password", "long-password"]
+    )
     assert duplicate.exit_code == 1 and "user_exists" in duplicate.output
     issued = runner.invoke(app, ["token", "create", "--user", "lin@example.com", "--json"])
     assert issued.exit_code == 0, issued.output
@@ -63,5 +88,9 @@ def test_audit_verify_names_an_event_edited_in_the_database(configured: str) -> 
     assert broken.exit_code == 1
     assert "event 5" in broken.output
     report = json.loads(runner.invoke(app, ["audit", "verify", "--json"]).stdout)
-    assert report == {"ok": False, "checked": 4, "first_bad_id": 5,
-                      "reason": "hash does not match the event's content"}
+    assert report == {
+        "ok": False,
+        "checked": 4,
+        "first_bad_id": 5,
+        "reason": "hash does not match the event's content",
+    }

@@ -33,7 +33,11 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 def _append(session: Session, n: int, entity: str = "thing") -> None:
     for i in range(n):
         append_event(
-            session, type=f"{entity}.updated", entity=entity, entity_id=i % 3, actor="test",
+            session,
+            type=f"{entity}.updated",
+            entity=entity,
+            entity_id=i % 3,
+            actor="test",
             payload={"after": {"n": i, "名称": "医院", "amount": Decimal("12.50"), "ratio": 0.1}},
             occurred_at=T0 + timedelta(days=i),
         )
@@ -118,13 +122,17 @@ def test_concurrent_writers_keep_the_chain_linear(db_url: str) -> None:
                     session = factory()
                     try:
                         append_event(
-                            session, type="load.tested", entity="worker", entity_id=worker,
-                            actor=f"worker:{worker}", payload={"after": {"i": i}},
+                            session,
+                            type="load.tested",
+                            entity="worker",
+                            entity_id=worker,
+                            actor=f"worker:{worker}",
+                            payload={"after": {"i": i}},
                         )
                         session.commit()
                     finally:
                         session.close()
-        except BaseException as error:  # noqa: BLE001 - reported to the main thread
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
@@ -146,11 +154,24 @@ def test_concurrent_writers_keep_the_chain_linear(db_url: str) -> None:
 
 
 def test_state_as_of_replays_only_the_past(session: Session) -> None:
-    append_event(session, type="deal.created", entity="deal", entity_id=1, actor="t",
-                 payload={"after": {"stage": "lead", "amount": "100"}}, occurred_at=T0)
-    append_event(session, type="deal.updated", entity="deal", entity_id=1, actor="t",
-                 payload={"before": {"stage": "lead"}, "after": {"stage": "won"}},
-                 occurred_at=T0 + timedelta(days=30))
+    append_event(
+        session,
+        type="deal.created",
+        entity="deal",
+        entity_id=1,
+        actor="t",
+        payload={"after": {"stage": "lead", "amount": "100"}},
+        occurred_at=T0,
+    )
+    append_event(
+        session,
+        type="deal.updated",
+        entity="deal",
+        entity_id=1,
+        actor="t",
+        payload={"before": {"stage": "lead"}, "after": {"stage": "won"}},
+        occurred_at=T0 + timedelta(days=30),
+    )
     session.commit()
     assert state_as_of(session, "deal", 1, T0 - timedelta(days=1)) is None
     assert state_as_of(session, "deal", 1, T0 + timedelta(days=1)) == {"stage": "lead", "amount": "100"}
@@ -170,14 +191,20 @@ def test_readers_by_type_and_time(session: Session) -> None:
 
 def test_naive_timestamps_are_refused(session: Session) -> None:
     with pytest.raises(ValueError):
-        append_event(session, type="x.y", entity="x", entity_id=1, actor="t",
-                     occurred_at=datetime(2024, 1, 1))  # noqa: DTZ001 - the point of the test
+        append_event(
+            session, type="x.y", entity="x", entity_id=1, actor="t", occurred_at=datetime(2024, 1, 1)
+        )
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text() |
-    st.floats(allow_nan=False, allow_infinity=False),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -188,6 +215,17 @@ def test_canonical_serialisation_is_stable_through_json(payload: dict[str, objec
     import json
 
     stored = json.loads(json.dumps(to_jsonable(payload)))
-    kwargs = dict(seq=1, type="t", entity="e", entity_id="1", entity_version=1, actor="a",
-                  occurred_at=T0, recorded_at=T0, prev_hash="0" * 64)
-    assert canonical_bytes(payload=to_jsonable(payload), **kwargs) == canonical_bytes(payload=stored, **kwargs)
+    kwargs = dict(
+        seq=1,
+        type="t",
+        entity="e",
+        entity_id="1",
+        entity_version=1,
+        actor="a",
+        occurred_at=T0,
+        recorded_at=T0,
+        prev_hash="0" * 64,
+    )
+    assert canonical_bytes(payload=to_jsonable(payload), **kwargs) == canonical_bytes(
+        payload=stored, **kwargs
+    )

@@ -12,8 +12,13 @@ from pathcast.schemas import ExportClass, export_classes, fields_of_class
 
 READ_SCHEMAS = sorted(
     {spec.read_schema for spec in SPECS.values()}
-    | {crm_schemas.StageChangeRead, crm_schemas.FieldChangeRead, crm_schemas.DocumentVersionRead,
-       auth_schemas.UserRead, auth_schemas.TeamRead},
+    | {
+        crm_schemas.StageChangeRead,
+        crm_schemas.FieldChangeRead,
+        crm_schemas.DocumentVersionRead,
+        auth_schemas.UserRead,
+        auth_schemas.TeamRead,
+    },
     key=lambda schema: schema.__name__,
 )
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from pathcast.auth import service
 from pathcast.auth.models import Role, Team, User
-from pathcast.auth.schemas import TeamCreate, TeamRead, TokenCreated, UserCreate, UserRead, UserUpdate
 from pathcast.auth.permissions import may
+from pathcast.auth.schemas import TeamCreate, TeamRead, TokenCreated, UserCreate, UserRead, UserUpdate
 from pathcast.deps import CurrentActor, CurrentUser, DbSession
 from pathcast.errors import NotFound, PermissionDenied
-from pydantic import BaseModel
 
 router = APIRouter(tags=["auth"])
 
@@ -37,15 +37,26 @@ def list_users(session: DbSession, actor: CurrentActor) -> list[UserRead]:
         raise PermissionDenied("forbidden_model", entity="user")
     query = select(User).order_by(User.id)
     if not actor.is_admin:
-        query = query.where(User.team_id == actor.team_id) if actor.team_id else query.where(User.id == actor.user_id)
+        query = (
+            query.where(User.team_id == actor.team_id)
+            if actor.team_id
+            else query.where(User.id == actor.user_id)
+        )
     return [UserRead.model_validate(user) for user in session.scalars(query)]
 
 
 @router.post("/users", status_code=201, summary="Create a user (admins)")
 def create_user(body: UserCreate, session: DbSession, actor: CurrentActor) -> UserRead:
     user = service.create_user(
-        session, actor=actor, email=body.email, name=body.name, role=body.role, password=body.password,
-        team_id=body.team_id, account_id=body.account_id, locale=body.locale,
+        session,
+        actor=actor,
+        email=body.email,
+        name=body.name,
+        role=body.role,
+        password=body.password,
+        team_id=body.team_id,
+        account_id=body.account_id,
+        locale=body.locale,
     )
     return UserRead.model_validate(user)
 
@@ -73,12 +84,16 @@ def list_teams(session: DbSession, actor: CurrentActor) -> list[TeamRead]:
 
 @router.post("/teams", status_code=201, summary="Create a team (admins)")
 def create_team(body: TeamCreate, session: DbSession, actor: CurrentActor) -> TeamRead:
-    team = service.create_team(session, actor=actor, name=body.name, region=body.region, manager_id=body.manager_id)
+    team = service.create_team(
+        session, actor=actor, name=body.name, region=body.region, manager_id=body.manager_id
+    )
     return TeamRead.model_validate(team)
 
 
 @router.post("/tokens", status_code=201, summary="Issue yourself an API token (shown once)")
-def create_token(body: TokenRequest, session: DbSession, user: CurrentUser, actor: CurrentActor) -> TokenCreated:
+def create_token(
+    body: TokenRequest, session: DbSession, user: CurrentUser, actor: CurrentActor
+) -> TokenCreated:
     token, secret = service.create_token(session, actor=actor, user=user, name=body.name)
     return TokenCreated(id=token.id, name=token.name, token=secret, user_email=user.email)
 

@@ -53,10 +53,20 @@ class Actor:
 # Rights per model: letters c, r, u, d for each role. Row scoping (which rows) lives in
 # each package's auth.py; this table says only whether the role may act on the model.
 RIGHTS: dict[str, dict[Role, str]] = {
-    "account": {Role.admin: "crud", Role.manager: "cru", Role.rep: "cru", Role.member: "r",
-                Role.customer_contact: "r"},
-    "contact": {Role.admin: "crud", Role.manager: "crud", Role.rep: "cru", Role.member: "r",
-                Role.customer_contact: "r"},
+    "account": {
+        Role.admin: "crud",
+        Role.manager: "cru",
+        Role.rep: "cru",
+        Role.member: "r",
+        Role.customer_contact: "r",
+    },
+    "contact": {
+        Role.admin: "crud",
+        Role.manager: "crud",
+        Role.rep: "cru",
+        Role.member: "r",
+        Role.customer_contact: "r",
+    },
     "product": {Role.admin: "crud", Role.manager: "r", Role.rep: "r", Role.member: "r"},
     "price_list": {Role.admin: "crud", Role.manager: "r", Role.rep: "r"},
     "pipeline": {Role.admin: "crud", Role.manager: "r", Role.rep: "r"},
@@ -69,10 +79,20 @@ RIGHTS: dict[str, dict[Role, str]] = {
     "activity": {Role.admin: "crud", Role.manager: "crud", Role.rep: "crud"},
     "contract": {Role.admin: "crud", Role.manager: "cru", Role.rep: "r"},
     "subscription": {Role.admin: "crud", Role.manager: "cru", Role.rep: "r"},
-    "ticket": {Role.admin: "crud", Role.manager: "cru", Role.rep: "cru", Role.member: "cru",
-               Role.customer_contact: "r"},
-    "document": {Role.admin: "crud", Role.manager: "crud", Role.rep: "cru", Role.member: "r",
-                 Role.customer_contact: "r"},
+    "ticket": {
+        Role.admin: "crud",
+        Role.manager: "cru",
+        Role.rep: "cru",
+        Role.member: "cru",
+        Role.customer_contact: "r",
+    },
+    "document": {
+        Role.admin: "crud",
+        Role.manager: "crud",
+        Role.rep: "cru",
+        Role.member: "r",
+        Role.customer_contact: "r",
+    },
     "user": {Role.admin: "crud", Role.manager: "r", Role.rep: "r", Role.member: "r"},
     "team": {Role.admin: "crud", Role.manager: "r", Role.rep: "r", Role.member: "r"},
 }

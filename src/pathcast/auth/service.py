@@ -36,8 +36,13 @@ def _require_admin(actor: Actor) -> None:
 def _user_snapshot(user: User) -> dict[str, Any]:
     # Never put the password hash in the log: it is system-retained, not history.
     return {
-        "email": user.email, "name": user.name, "role": user.role, "team_id": user.team_id,
-        "account_id": user.account_id, "is_active": user.is_active, "locale": user.locale,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "team_id": user.team_id,
+        "account_id": user.account_id,
+        "is_active": user.is_active,
+        "locale": user.locale,
     }
 
 
@@ -47,8 +52,13 @@ def get_user_by_email(session: Session, email: str) -> User | None:
 
 
 def create_team(
-    session: Session, *, actor: Actor, name: str, region: str | None = None,
-    manager_id: int | None = None, external_id: str | None = None,
+    session: Session,
+    *,
+    actor: Actor,
+    name: str,
+    region: str | None = None,
+    manager_id: int | None = None,
+    external_id: str | None = None,
 ) -> Team:
     """Create a team (admins only)."""
     _require_admin(actor)
@@ -58,7 +68,11 @@ def create_team(
     session.add(team)
     session.flush()
     append_event(
-        session, type="team.created", entity="team", entity_id=team.id, actor=actor.label,
+        session,
+        type="team.created",
+        entity="team",
+        entity_id=team.id,
+        actor=actor.label,
         payload={"after": {"name": name, "region": region, "manager_id": manager_id}},
     )
     return team
@@ -72,7 +86,11 @@ def set_team_manager(session: Session, *, actor: Actor, team: Team, manager_id: 
         team.manager_id = manager_id
         session.flush()
         append_event(
-            session, type="team.updated", entity="team", entity_id=team.id, actor=actor.label,
+            session,
+            type="team.updated",
+            entity="team",
+            entity_id=team.id,
+            actor=actor.label,
             payload={"before": {"manager_id": before}, "after": {"manager_id": manager_id}},
         )
     return team
@@ -102,14 +120,24 @@ def create_user(
     if team_id is not None and session.get(Team, team_id) is None:
         raise InvalidInput.single("team_id", "unknown_reference", entity="team", id=team_id)
     user = User(
-        email=email, name=name, role=role.value, team_id=team_id, account_id=account_id,
-        locale=locale, password_hash=hash_password(password) if password else None,
-        external_source=external_source, external_id=external_id,
+        email=email,
+        name=name,
+        role=role.value,
+        team_id=team_id,
+        account_id=account_id,
+        locale=locale,
+        password_hash=hash_password(password) if password else None,
+        external_source=external_source,
+        external_id=external_id,
     )
     session.add(user)
     session.flush()
     append_event(
-        session, type="user.created", entity="user", entity_id=user.id, actor=actor.label,
+        session,
+        type="user.created",
+        entity="user",
+        entity_id=user.id,
+        actor=actor.label,
         payload={"after": _user_snapshot(user)},
     )
     return user
@@ -131,7 +159,11 @@ def update_user(session: Session, *, actor: Actor, user: User, changes: dict[str
     if diff:
         session.flush()
         append_event(
-            session, type="user.updated", entity="user", entity_id=user.id, actor=actor.label,
+            session,
+            type="user.updated",
+            entity="user",
+            entity_id=user.id,
+            actor=actor.label,
             payload={"before": {k: before[k] for k in diff}, "after": {k: after[k] for k in diff}},
         )
     return user
@@ -176,7 +208,11 @@ def create_token(session: Session, *, actor: Actor, user: User, name: str = "cli
     session.add(token)
     session.flush()
     append_event(
-        session, type="api_token.created", entity="api_token", entity_id=token.id, actor=actor.label,
+        session,
+        type="api_token.created",
+        entity="api_token",
+        entity_id=token.id,
+        actor=actor.label,
         payload={"after": {"user_id": user.id, "name": name, "prefix": token.prefix}},
     )
     return token, secret
@@ -191,7 +227,11 @@ def revoke_token(session: Session, *, actor: Actor, token_id: int) -> None:
         token.revoked_at = utcnow()
         session.flush()
         append_event(
-            session, type="api_token.revoked", entity="api_token", entity_id=token.id, actor=actor.label,
+            session,
+            type="api_token.revoked",
+            entity="api_token",
+            entity_id=token.id,
+            actor=actor.label,
         )
 
 

@@ -98,7 +98,9 @@ def register_entity(
         session: DbSession,
         actor: CurrentActor,
         q: str | None = Query(None, description="Text search (Chinese or English)."),
-        sort: str | None = Query(None, description=f"One of {', '.join(spec.sortable)}; prefix - for descending."),
+        sort: str | None = Query(
+            None, description=f"One of {', '.join(spec.sortable)}; prefix - for descending."
+        ),
         cursor: str | None = Query(None, description="The next_cursor of the previous page."),
         limit: int = Query(50, ge=1, le=500),
     ) -> Page[read_schema]:  # type: ignore[valid-type]
@@ -110,7 +112,12 @@ def register_entity(
             items=[read_schema.model_validate(item) for item in items], next_cursor=next_cursor, total=total
         )
 
-    def create_item(body: create_schema, session: DbSession, actor: CurrentActor, response: Response) -> read_schema:  # type: ignore[valid-type]
+    def create_item(
+        body: create_schema,  # type: ignore[valid-type]
+        session: DbSession,
+        actor: CurrentActor,
+        response: Response,
+    ) -> read_schema:  # type: ignore[valid-type]
         record = create(session, actor, body.model_dump(exclude_unset=True))  # type: ignore[attr-defined]
         response.status_code = 201
         response.headers["Location"] = f"/api/v1{path}/{record.id}"
@@ -119,7 +126,12 @@ def register_entity(
     def read_item(item_id: int, session: DbSession, actor: CurrentActor) -> read_schema:  # type: ignore[valid-type]
         return read_schema.model_validate(service.get_readable(session, actor, spec, item_id))
 
-    def update_item(item_id: int, body: update_schema, session: DbSession, actor: CurrentActor) -> read_schema:  # type: ignore[valid-type]
+    def update_item(
+        item_id: int,
+        body: update_schema,  # type: ignore[valid-type]
+        session: DbSession,
+        actor: CurrentActor,
+    ) -> read_schema:  # type: ignore[valid-type]
         record = service.get_writable(session, actor, spec, item_id, "update")
         record = update(session, actor, record, body.model_dump(exclude_unset=True))  # type: ignore[attr-defined]
         return read_schema.model_validate(record)
@@ -135,21 +147,66 @@ def register_entity(
         return [EventRead.model_validate(event) for event in reversed(events)]
 
     def item_as_of(
-        item_id: int, session: DbSession, actor: CurrentActor,
+        item_id: int,
+        session: DbSession,
+        actor: CurrentActor,
         at: datetime = Query(..., description="ISO 8601 time; the record as it stood then."),
         clock: str = Query("occurred", pattern="^(occurred|recorded)$"),
     ) -> AsOfRead:
         service.get_readable(session, actor, spec, item_id)
-        state = state_as_of(session, spec.name, item_id, at, clock="recorded" if clock == "recorded" else "occurred")
+        state = state_as_of(
+            session, spec.name, item_id, at, clock="recorded" if clock == "recorded" else "occurred"
+        )
         return AsOfRead(entity=spec.name, id=item_id, at=at, state=state)
 
-    router.add_api_route(path, list_items, methods=["GET"], summary=f"List {title}", operation_id=f"list_{spec.plural}")
-    router.add_api_route(path, create_item, methods=["POST"], status_code=201, summary=f"Create a {spec.name}", operation_id=f"create_{spec.name}")
-    router.add_api_route(f"{path}/{{item_id}}", read_item, methods=["GET"], summary=f"Read a {spec.name}", operation_id=f"read_{spec.name}")
-    router.add_api_route(f"{path}/{{item_id}}", update_item, methods=["PATCH"], summary=f"Update a {spec.name}", operation_id=f"update_{spec.name}")
-    router.add_api_route(f"{path}/{{item_id}}", delete_item, methods=["DELETE"], status_code=204, summary=f"Delete a {spec.name}", operation_id=f"delete_{spec.name}", response_class=Response)
-    router.add_api_route(f"{path}/{{item_id}}/events", item_events, methods=["GET"], summary=f"Timeline of a {spec.name}, newest first", operation_id=f"events_{spec.name}")
-    router.add_api_route(f"{path}/{{item_id}}/as-of", item_as_of, methods=["GET"], summary=f"A {spec.name} as it stood at a time", operation_id=f"as_of_{spec.name}")
+    router.add_api_route(
+        path, list_items, methods=["GET"], summary=f"List {title}", operation_id=f"list_{spec.plural}"
+    )
+    router.add_api_route(
+        path,
+        create_item,
+        methods=["POST"],
+        status_code=201,
+        summary=f"Create a {spec.name}",
+        operation_id=f"create_{spec.name}",
+    )
+    router.add_api_route(
+        f"{path}/{{item_id}}",
+        read_item,
+        methods=["GET"],
+        summary=f"Read a {spec.name}",
+        operation_id=f"read_{spec.name}",
+    )
+    router.add_api_route(
+        f"{path}/{{item_id}}",
+        update_item,
+        methods=["PATCH"],
+        summary=f"Update a {spec.name}",
+        operation_id=f"update_{spec.name}",
+    )
+    router.add_api_route(
+        f"{path}/{{item_id}}",
+        delete_item,
+        methods=["DELETE"],
+        status_code=204,
+        summary=f"Delete a {spec.name}",
+        operation_id=f"delete_{spec.name}",
+        response_class=Response,
+    )
+    router.add_api_route(
+        f"{path}/{{item_id}}/events",
+        item_events,
+        methods=["GET"],
+        summary=f"Timeline of a {spec.name}, newest first",
+        operation_id=f"events_{spec.name}",
+    )
+    router.add_api_route(
+        f"{path}/{{item_id}}/as-of",
+        item_as_of,
+        methods=["GET"],
+        summary=f"A {spec.name} as it stood at a time",
+        operation_id=f"as_of_{spec.name}",
+    )
 
 
 def _create_opportunity(session: Any, actor: Actor, data: dict[str, Any]) -> m.Opportunity:
@@ -213,6 +270,8 @@ for _spec in service.SPECS.values():
     elif _spec.name == "quote":
         register_entity(_spec, create=_create_quote, update=_update_quote)
     elif _spec.name == "quote_line":
-        register_entity(_spec, create=_create_quote_line, update=_update_quote_line, delete=_delete_quote_line)
+        register_entity(
+            _spec, create=_create_quote_line, update=_update_quote_line, delete=_delete_quote_line
+        )
     else:
         register_entity(_spec)

@@ -18,7 +18,7 @@ from pathcast.crm import models as m
 SELLING_ROLES = (Role.manager, Role.rep)
 
 
-def team_user_ids(actor: Actor) -> Select[tuple[int]]:
+def team_user_ids(actor: Actor) -> Select[Any]:
     """The ids of the users in the actor's team (just the actor when teamless)."""
     if actor.team_id is None:
         return select(User.id).where(User.id == (actor.user_id or -1))
@@ -45,7 +45,7 @@ def readable_accounts_clause(actor: Actor) -> ColumnElement[bool]:
     return false()
 
 
-def _readable_account_ids(actor: Actor) -> Select[tuple[int]]:
+def _readable_account_ids(actor: Actor) -> Select[Any]:
     return select(m.Account.id).where(readable_accounts_clause(actor))
 
 
@@ -57,7 +57,7 @@ def readable_opportunities_clause(actor: Actor) -> ColumnElement[bool]:
     return false()
 
 
-def _readable_opportunity_ids(actor: Actor) -> Select[tuple[int]]:
+def _readable_opportunity_ids(actor: Actor) -> Select[Any]:
     return select(m.Opportunity.id).where(readable_opportunities_clause(actor))
 
 
@@ -90,7 +90,10 @@ def readable_clause(actor: Actor, model: type[Any]) -> ColumnElement[bool]:
     if model is m.Contract:
         if actor.role not in SELLING_ROLES:
             return false()
-        return or_(_owned_by_team(m.Contract.owner_id, actor), m.Contract.account_id.in_(_readable_account_ids(actor)))
+        return or_(
+            _owned_by_team(m.Contract.owner_id, actor),
+            m.Contract.account_id.in_(_readable_account_ids(actor)),
+        )
     if model is m.Subscription:
         return m.Subscription.contract_id.in_(select(m.Contract.id).where(readable_clause(actor, m.Contract)))
     if model is m.Ticket:
@@ -103,7 +106,9 @@ def readable_clause(actor: Actor, model: type[Any]) -> ColumnElement[bool]:
             )
         return or_(m.Document.account_id.is_(None), m.Document.account_id.in_(_readable_account_ids(actor)))
     if model is m.DocumentVersion:
-        return m.DocumentVersion.document_id.in_(select(m.Document.id).where(readable_clause(actor, m.Document)))
+        return m.DocumentVersion.document_id.in_(
+            select(m.Document.id).where(readable_clause(actor, m.Document))
+        )
     if model in (m.Product, m.PriceList, m.PriceListItem, m.Pipeline, m.Stage):
         return true()
     return false()

@@ -262,7 +262,9 @@ class OpportunityLine(TimestampMixin, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id", ondelete="CASCADE"), index=True)
+    opportunity_id: Mapped[int] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"), index=True
+    )
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     quantity: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(1))
     unit_price: Mapped[Decimal] = mapped_column(MONEY)
@@ -310,7 +312,9 @@ class Quote(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)
-    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id", ondelete="CASCADE"), index=True)
+    opportunity_id: Mapped[int] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"), index=True
+    )
     status: Mapped[str] = mapped_column(String(16), default=QuoteStatus.draft.value)
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     discount_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal(0))
@@ -370,7 +374,9 @@ class Contract(TimestampMixin, Base):
     __tablename__ = "contracts"
     __table_args__ = (
         _one_of("status", ContractStatus, "status_known"),
-        CheckConstraint("end_date IS NULL OR start_date IS NULL OR end_date >= start_date", name="dates_ordered"),
+        CheckConstraint(
+            "end_date IS NULL OR start_date IS NULL OR end_date >= start_date", name="dates_ordered"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

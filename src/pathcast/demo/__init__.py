@@ -106,17 +106,22 @@ def _print_summary(console: Console, counts: dict[str, int], logins: list[dict[s
     console.print(people)
 
 
-def load_demo_if_empty() -> list[dict[str, str]]:
-    """Load the default demo when the database has no accounts and no users.
+def load_demo_if_empty(
+    *, accounts: int | None = None, seed: int | None = None, today: date | None = None,
+) -> list[dict[str, str]]:
+    """Load the demo (default size) when the database has no accounts and no users.
 
     Returns the demo logins when it loaded, ``[]`` when the database already had data.
     The schema must be migrated (``serve`` does that first).
     """
     from pathcast.db import unit_of_work
-    from pathcast.demo.loader import database_is_empty, load_demo
+    from pathcast.demo.loader import DEFAULT_ACCOUNTS, DEFAULT_SEED, database_is_empty, load_demo
 
     with unit_of_work() as session:
         if not database_is_empty(session):
             return []
-        result = load_demo(session)
+        result = load_demo(
+            session, accounts=accounts or DEFAULT_ACCOUNTS, seed=DEFAULT_SEED if seed is None else seed,
+            today=today,
+        )
     return result.logins

@@ -63,7 +63,7 @@ def deal_activities(demo: Demo, result: DealResult) -> None:
             break
         leaves = marks[number + 1][1] if number + 1 < len(marks) else end
         days = max(1.0, (leaves - entered).total_seconds() / 86400)
-        count = min(4, max(1, round(days / rng.uniform(8, 20))))
+        count = min(3, max(1 if number == 0 else 0, round(days / rng.uniform(15, 30))))
         for _ in range(count):
             at = demo.between(entered, leaves)
             kind = _kind(demo)

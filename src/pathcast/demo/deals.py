@@ -269,11 +269,10 @@ def _create_quote(demo: Demo, result: DealResult, at: datetime) -> m.Quote:
               "total": _quote_total(result.lines, Decimal(0)), "owner_id": result.spec.owner.user.id},
     )
     for line in result.lines:
-        product = demo.session.get(m.Product, line.product_id)
         create_record(
             demo.session, actor=actor, spec=SPECS["quote_line"], occurred_at=at,
             data={"quote_id": quote.id, "product_id": line.product_id,
-                  "description": product.name if product else "item", "quantity": line.quantity,
+                  "description": demo.plan_of(line.product_id).name, "quantity": line.quantity,
                   "unit_price": line.unit_price, "discount_pct": line.discount_pct},
         )
     return quote

@@ -105,8 +105,12 @@ def login(
         field_errors["password"] = page.t("login.password_required")
     if field_errors:
         return _login_page(
-            request, email=email, next_url=next_url, error=page.t("errors.invalid_input"),
-            field_errors=field_errors, status_code=400,
+            request,
+            email=email,
+            next_url=next_url,
+            error=page.t("errors.invalid_input"),
+            field_errors=field_errors,
+            status_code=400,
         )
     try:
         user = auth_service.authenticate(session, email=email, password=password[:MAX_PASSWORD])

@@ -67,8 +67,12 @@ def quarter_bounds(now: datetime) -> tuple[datetime, datetime]:
 def my_open_deals(session: Session, actor: Actor) -> list[m.Opportunity]:
     """The actor's open deals, soonest expected close first."""
     items, _cursor, _total = list_records(
-        session, actor, OPPORTUNITY, filters={"owner_id": str(actor.user_id), "status": "open"},
-        sort="expected_close_date", limit=HOME_LIST_LIMIT,
+        session,
+        actor,
+        OPPORTUNITY,
+        filters={"owner_id": str(actor.user_id), "status": "open"},
+        sort="expected_close_date",
+        limit=HOME_LIST_LIMIT,
     )
     return items
 
@@ -76,10 +80,17 @@ def my_open_deals(session: Session, actor: Actor) -> list[m.Opportunity]:
 def overdue_tasks(session: Session, actor: Actor, now: datetime) -> list[m.Activity]:
     """The actor's tasks past their due time and not done, oldest first."""
     items, _cursor, _total = list_records(
-        session, actor, ACTIVITY,
-        filters={"kind": "task", "owner_id": str(actor.user_id), "due_at__lt": now.isoformat(),
-                 "done_at__isnull": "true"},
-        sort="due_at", limit=HOME_LIST_LIMIT,
+        session,
+        actor,
+        ACTIVITY,
+        filters={
+            "kind": "task",
+            "owner_id": str(actor.user_id),
+            "due_at__lt": now.isoformat(),
+            "done_at__isnull": "true",
+        },
+        sort="due_at",
+        limit=HOME_LIST_LIMIT,
     )
     return items
 
@@ -91,9 +102,11 @@ def pipeline_by_stage(session: Session, actor: Actor, fmt: Formatter) -> list[St
         pipeline = default_pipeline(session)
     except InvalidInput:
         return None
-    deals = readable_query(actor, OPPORTUNITY).where(
-        m.Opportunity.pipeline_id == pipeline.id, m.Opportunity.status == m.StageClass.open.value
-    ).subquery()
+    deals = (
+        readable_query(actor, OPPORTUNITY)
+        .where(m.Opportunity.pipeline_id == pipeline.id, m.Opportunity.status == m.StageClass.open.value)
+        .subquery()
+    )
     rows = session.execute(
         select(deals.c.stage_id, func.count(), func.coalesce(func.sum(deals.c.amount), 0)).group_by(
             deals.c.stage_id
@@ -110,10 +123,15 @@ def pipeline_by_stage(session: Session, actor: Actor, fmt: Formatter) -> list[St
 def closed_this_quarter(session: Session, actor: Actor, now: datetime) -> ClosedSummary:
     """Deals the actor may read that were won or lost in the current quarter."""
     start, end = quarter_bounds(now)
-    deals = readable_query(actor, OPPORTUNITY).where(
-        m.Opportunity.closed_at >= start, m.Opportunity.closed_at < end,
-        m.Opportunity.status.in_([m.StageClass.won.value, m.StageClass.lost.value]),
-    ).subquery()
+    deals = (
+        readable_query(actor, OPPORTUNITY)
+        .where(
+            m.Opportunity.closed_at >= start,
+            m.Opportunity.closed_at < end,
+            m.Opportunity.status.in_([m.StageClass.won.value, m.StageClass.lost.value]),
+        )
+        .subquery()
+    )
     rows = session.execute(
         select(deals.c.status, func.count(), func.coalesce(func.sum(deals.c.amount), 0)).group_by(
             deals.c.status

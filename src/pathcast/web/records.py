@@ -92,8 +92,14 @@ def list_view(
     next_cursor = None
     try:
         items, next_cursor, total = list_records(
-            session, page.actor, spec, filters=filters, search=text or None, sort=chosen,
-            cursor=cursor or None, limit=PAGE_SIZE,
+            session,
+            page.actor,
+            spec,
+            filters=filters,
+            search=text or None,
+            sort=chosen,
+            cursor=cursor or None,
+            limit=PAGE_SIZE,
         )
     except InvalidInput as error:
         errors.extend(page.t(f"errors.field.{item.code}", **item.params) for item in error.errors)
@@ -124,8 +130,15 @@ def opportunities(
     if status_error:
         chosen_status = ""
     view = list_view(
-        session, page, OPPORTUNITY, path="/opportunities", q=q, sort=sort, sorts=OPPORTUNITY_SORTS,
-        cursor=cursor, filters={"status": chosen_status} if chosen_status else None,
+        session,
+        page,
+        OPPORTUNITY,
+        path="/opportunities",
+        q=q,
+        sort=sort,
+        sorts=OPPORTUNITY_SORTS,
+        cursor=cursor,
+        filters={"status": chosen_status} if chosen_status else None,
         params={"status": chosen_status},
     )
     if status_error:
@@ -149,7 +162,9 @@ def opportunity_detail(page: Page, session: DbSession, opportunity_id: int) -> R
     actor = page.actor
     deal: m.Opportunity = get_readable(session, actor, OPPORTUNITY, opportunity_id)
     history = stage_history(session, deal.id)
-    stage_ids = [deal.stage_id] + [row.from_stage_id for row in history] + [row.to_stage_id for row in history]
+    stage_ids = (
+        [deal.stage_id] + [row.from_stage_id for row in history] + [row.to_stage_id for row in history]
+    )
     people = user_names(session, [deal.owner_id] + [row.changed_by_id for row in history])
     contact = None
     if deal.contact_id is not None and may(actor, "contact", "read"):
@@ -203,7 +218,11 @@ def account_detail(page: Page, session: DbSession, account_id: int) -> Response:
     can_see_deals = may(actor, "opportunity", "read")
     if can_see_deals:
         deals, _cursor, _total = list_records(
-            session, actor, OPPORTUNITY, filters={"account_id": str(account.id)}, sort="-updated_at",
+            session,
+            actor,
+            OPPORTUNITY,
+            filters={"account_id": str(account.id)},
+            sort="-updated_at",
             limit=100,
         )
     context = {

@@ -31,6 +31,10 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 
+# Aliases: inside ``Formatter`` the names ``date`` and ``datetime`` are its methods.
+Day = date
+Moment = datetime
+
 environment = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
     autoescape=True,
@@ -58,7 +62,7 @@ class Formatter:
         """The message for ``key``, or ``fallback`` when no catalogue defines it."""
         return self.t(key) if self.has(key) else fallback
 
-    def date(self, value: date | datetime | None) -> str:
+    def date(self, value: Day | Moment | None) -> str:
         if value is None:
             return "—"
         if isinstance(value, datetime):
@@ -66,13 +70,13 @@ class Formatter:
         month_name = self._months[value.month - 1] if len(self._months) == 12 else str(value.month)
         return self.t("format.date", y=value.year, m=value.month, d=value.day, mon=month_name)
 
-    def datetime(self, value: datetime | None) -> str:
+    def datetime(self, value: Moment | None) -> str:
         if value is None:
             return "—"
         moment = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
         return self.t("format.datetime", date=self.date(moment), time=moment.strftime("%H:%M"))
 
-    def iso(self, value: date | datetime | None) -> str:
+    def iso(self, value: Day | Moment | None) -> str:
         return "" if value is None else value.isoformat()
 
     def number(self, value: Decimal | int | float | None, places: int = 0) -> str:
@@ -140,6 +144,7 @@ def render(
         "locales": LOCALES,
         "csrf_token": page.csrf_token,
         "user": page.user,
+        "user_name": page.user.name if page.user is not None else None,
         "t": fmt.t,
         "fmt": fmt,
         "path": path,
@@ -156,14 +161,16 @@ def render(
 def render_error(request: Request, status: int, title: str, detail: str) -> Response:
     """The HTML error page for page routes (installed with ``set_html_error_renderer``)."""
     locale = request_locale(request)
-    user = getattr(request.state, "user", None)
-    csrf_token = getattr(request.state, "csrf_token", None)
-    if csrf_token is None:
-        web_session = read_session_cookie(request.cookies.get(SESSION_COOKIE))
-        csrf_token = web_session.csrf_token if web_session else None
-    page = PageContext(request=request, locale=locale, csrf_token=csrf_token, user=user)
-    signed_in = user is not None or csrf_token is not None
-    return render(
-        page, "error.html", {"status": status, "title": title, "detail": detail, "signed_in": signed_in},
-        status_code=status,
-    )
+    # The request's database session is closed by now: use only plain values.
+    user_name = getattr(request.state, "user_name", None)
+    web_session = read_session_cookie(request.cookies.get(SESSION_COOKIE))
+    csrf_token = web_session.csrf_token if web_session else None
+    page = PageContext(request=request, locale=locale, csrf_token=csrf_token)
+    context = {
+        "status": status,
+        "title": title,
+        "detail": detail,
+        "signed_in": csrf_token is not None,
+        "user_name": user_name,
+    }
+    return render(page, "error.html", context, status_code=status)

@@ -68,7 +68,12 @@ def login_url(request: Request) -> str:
 def set_cookie(response: Response, name: str, value: str, *, max_age: int | None) -> None:
     """Set a cookie with Pathcast's flags: HttpOnly, SameSite=Lax, Secure if configured."""
     response.set_cookie(
-        name, value, max_age=max_age, path="/", httponly=True, samesite="lax",
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
         secure=get_settings().secure_cookies,
     )
 
@@ -147,7 +152,7 @@ def signed_in_user(request: Request, session: DbSession) -> tuple[User, str] | N
     if user is None or not user.is_active:
         return None
     request.state.locale = user.locale
-    request.state.user = user
+    request.state.user_name = user.name
     request.state.csrf_token = web_session.csrf_token
     return user, web_session.csrf_token
 

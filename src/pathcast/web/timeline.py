@@ -17,8 +17,18 @@ from pathcast.web.rendering import Formatter
 
 # Bookkeeping columns that change with every write and say nothing to a reader.
 HIDDEN_FIELDS = frozenset({"id", "created_at", "updated_at", "stage_changed_at"})
-SUMMARY_ON_CREATE = ("name", "account_id", "stage_id", "amount", "currency", "expected_close_date",
-                     "owner_id", "industry", "tier", "city")
+SUMMARY_ON_CREATE = (
+    "name",
+    "account_id",
+    "stage_id",
+    "amount",
+    "currency",
+    "expected_close_date",
+    "owner_id",
+    "industry",
+    "tier",
+    "city",
+)
 
 
 @dataclass
@@ -48,8 +58,9 @@ def field_label(fmt: Formatter, name: str) -> str:
 class ValueFormatter:
     """Formats raw event-payload values of one entity for display."""
 
-    def __init__(self, session: Session, actor: Actor, fmt: Formatter, spec: EntitySpec,
-                 events: list[Event]) -> None:
+    def __init__(
+        self, session: Session, actor: Actor, fmt: Formatter, spec: EntitySpec, events: list[Event]
+    ) -> None:
         self.fmt = fmt
         self.spec = spec
         self.columns = {column.key: column for column in spec.model.__table__.columns}
@@ -140,8 +151,11 @@ def record_timeline(
         who = people.get(user_id, event.actor) if user_id is not None else event.actor
         entries.append(
             TimelineEntry(
-                when=event.occurred_at, who=who, what=fmt.label(f"timeline.{event.type}", event.type),
-                type=event.type, changes=_changes(event, values, fmt),
+                when=event.occurred_at,
+                who=who,
+                what=fmt.label(f"timeline.{event.type}", event.type),
+                type=event.type,
+                changes=_changes(event, values, fmt),
             )
         )
     return entries

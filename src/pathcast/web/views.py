@@ -7,7 +7,7 @@ Third-party front-end libraries (htmx, ECharts) are installed from npm into
 from __future__ import annotations
 
 import logging
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -53,7 +53,7 @@ def _cookie_locale(scope: Scope) -> str | None:
             cookie: SimpleCookie = SimpleCookie()
             try:
                 cookie.load(value.decode("latin-1"))
-            except Exception:  # noqa: BLE001 - a malformed cookie header just means no cookie
+            except CookieError:  # a malformed cookie header just means no cookie
                 return None
             morsel = cookie.get(LOCALE_COOKIE)
             if morsel is not None and morsel.value in LOCALES:
@@ -63,6 +63,9 @@ def _cookie_locale(scope: Scope) -> str | None:
 
 async def _login_required(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LoginRequired)
+    if request.headers.get("HX-Request") == "true":
+        # htmx would swap the login form into the page; ask it to navigate instead.
+        return Response(status_code=200, headers={"HX-Redirect": exc.next_url})
     return RedirectResponse(exc.next_url, status_code=303)
 
 
@@ -79,7 +82,9 @@ def mount_vendor(app: FastAPI, node_modules: Path = NODE_MODULES) -> list[str]:
         logger.warning(
             "front-end libraries %s are not installed in %s: pages will render without them. "
             "Run `make run` (or `npm ci` in %s) to install them.",
-            ", ".join(missing), node_modules, REPO_ROOT,
+            ", ".join(missing),
+            node_modules,
+            REPO_ROOT,
         )
     return missing
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from pathcast.auth.models import User
+from pathcast.auth.models import Team, User
 from pathcast.auth.permissions import Actor
 from pathcast.crm import models as m
 from pathcast.crm.importers.base import ROW, ImportReport, Progress, Reject, SourceRow
@@ -40,6 +40,7 @@ from pathcast.errors import InvalidInput, PathcastError
 
 Outcome = Literal["imported", "updated", "unchanged"]
 T = TypeVar("T")
+_KEEP_ATTACHED = (m.Stage, m.Pipeline, User, Team)
 
 
 class RowRejected(Exception):
@@ -136,7 +137,8 @@ class Importer:
         problems: list[Problem]
         self._undo = []
         try:
-            with self.session.begin_nested():
+            import os, contextlib
+            with (self.session.begin_nested() if not os.environ.get('NOSP') else contextlib.nullcontext()):
                 outcome = work()
         except RowRejected as rejected:
             problems = rejected.problems
@@ -154,6 +156,7 @@ class Importer:
         else:
             counts = self.report.counts(entity)
             setattr(counts, outcome, getattr(counts, outcome) + 1)
+            self._release()
             self._tick()
             return outcome
         for undo in reversed(self._undo):
@@ -173,6 +176,19 @@ class Importer:
         """Rows the reader could not use (shape, encoding), counted once per row."""
         self.report.rejects.extend(rejects)
         self.report.counts(entity).rejected += len({(r.file, r.row_number) for r in rejects})
+
+    def _release(self) -> None:
+        """Detach what the row loaded or created, keeping the identity map small.
+
+        Each event append runs an ORM UPDATE of the chain head, and SQLAlchemy scans
+        every object in the session to synchronise it: with thousands of rows in the
+        map the import turns quadratic. Cached records stay usable detached (their
+        values are loaded); stages, pipelines, users and teams stay attached because
+        the services look them up with ``session.get``.
+        """
+        for record in list(self.session.identity_map.values()):
+            if not isinstance(record, _KEEP_ATTACHED):
+                self.session.expunge(record)
 
     def _tick(self) -> None:
         self._since_commit += 1
@@ -208,6 +224,7 @@ class Importer:
             return "unchanged"
         record = get_writable(self.session, self.actor, spec, current.id)
         update_record(self.session, actor=self.actor, spec=spec, record=record, changes=changes)
+        self.remember(index, external_id, record)
         return "updated"
 
     # --- deals ---------------------------------------------------------------------
@@ -227,6 +244,7 @@ class Importer:
         if not changes and not needs_line:
             return "unchanged"
         deal = get_writable(self.session, self.actor, SPECS["opportunity"], current.id)
+        self.remember(index, external_id, deal)
         stage_id = changes.pop("stage_id", None)
         closing = stage_id is not None and plan.stage.status_class != m.StageClass.open.value
         if stage_id is not None:

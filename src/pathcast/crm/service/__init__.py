@@ -31,16 +31,14 @@ from pathcast.crm.service.registry import SPECS, EntitySpec, spec_for
 
 __all__ = [
     "SPECS",
-    "add_quote_line",
-    "create_quote",
-    "delete_quote_line",
-    "update_quote",
-    "update_quote_line",
     "EntitySpec",
+    "add_quote_line",
     "change_stage",
     "create_opportunity",
+    "create_quote",
     "create_record",
     "default_pipeline",
+    "delete_quote_line",
     "delete_record",
     "ensure_default_pipeline",
     "field_history",
@@ -52,5 +50,7 @@ __all__ = [
     "stage_history",
     "stages_of",
     "update_opportunity",
+    "update_quote",
+    "update_quote_line",
     "update_record",
 ]

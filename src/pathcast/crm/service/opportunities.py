@@ -19,7 +19,10 @@ from pathcast.errors import InvalidInput
 from pathcast.events import append_event, to_jsonable
 
 SPEC = SPECS["opportunity"]
-TRACKED_FIELDS = {"amount": "opportunity.amount_changed", "expected_close_date": "opportunity.close_date_changed"}
+TRACKED_FIELDS = {
+    "amount": "opportunity.amount_changed",
+    "expected_close_date": "opportunity.close_date_changed",
+}
 
 
 def _stage(session: Session, stage_id: int, pipeline_id: int) -> m.Stage:
@@ -56,13 +59,14 @@ def create_opportunity(
         values["forecast_category"] = m.ForecastCategory.closed.value
     if values.get("forecast_category") is None:
         values["forecast_category"] = m.ForecastCategory.pipeline.value
-    opportunity: m.Opportunity = create_record(
-        session, actor=actor, spec=SPEC, data=values, occurred_at=at
-    )
+    opportunity: m.Opportunity = create_record(session, actor=actor, spec=SPEC, data=values, occurred_at=at)
     session.add(
         m.OpportunityStageChange(
-            opportunity_id=opportunity.id, from_stage_id=None, to_stage_id=stage.id,
-            changed_at=at, changed_by_id=actor.user_id,
+            opportunity_id=opportunity.id,
+            from_stage_id=None,
+            to_stage_id=stage.id,
+            changed_at=at,
+            changed_by_id=actor.user_id,
         )
     )
     session.flush()
@@ -86,8 +90,10 @@ def change_stage(
     source = session.get(m.Stage, opportunity.stage_id)
     at = occurred_at or utcnow()
     before = {
-        "stage_id": opportunity.stage_id, "status": opportunity.status,
-        "stage_changed_at": opportunity.stage_changed_at, "closed_at": opportunity.closed_at,
+        "stage_id": opportunity.stage_id,
+        "status": opportunity.status,
+        "stage_changed_at": opportunity.stage_changed_at,
+        "closed_at": opportunity.closed_at,
         "forecast_category": opportunity.forecast_category,
     }
     opportunity.stage_id = target.id
@@ -101,19 +107,25 @@ def change_stage(
         opportunity.closed_at = at
         opportunity.forecast_category = m.ForecastCategory.closed.value
     after = {
-        "stage_id": opportunity.stage_id, "status": opportunity.status,
-        "stage_changed_at": opportunity.stage_changed_at, "closed_at": opportunity.closed_at,
+        "stage_id": opportunity.stage_id,
+        "status": opportunity.status,
+        "stage_changed_at": opportunity.stage_changed_at,
+        "closed_at": opportunity.closed_at,
         "forecast_category": opportunity.forecast_category,
     }
     session.add(
         m.OpportunityStageChange(
-            opportunity_id=opportunity.id, from_stage_id=source.id if source else None,
-            to_stage_id=target.id, changed_at=at, changed_by_id=actor.user_id,
+            opportunity_id=opportunity.id,
+            from_stage_id=source.id if source else None,
+            to_stage_id=target.id,
+            changed_at=at,
+            changed_by_id=actor.user_id,
         )
     )
     session.flush()
     event_type = {
-        m.StageClass.won.value: "opportunity.won", m.StageClass.lost.value: "opportunity.lost",
+        m.StageClass.won.value: "opportunity.won",
+        m.StageClass.lost.value: "opportunity.lost",
     }.get(target.status_class, "opportunity.stage_changed")
     append_event(
         session,
@@ -122,8 +134,10 @@ def change_stage(
         entity_id=opportunity.id,
         actor=actor.label,
         payload={
-            "before": before, "after": after,
-            "from_stage": source.key if source else None, "to_stage": target.key,
+            "before": before,
+            "after": after,
+            "from_stage": source.key if source else None,
+            "to_stage": target.key,
         },
         occurred_at=at,
     )
@@ -154,21 +168,34 @@ def update_opportunity(
         if to_jsonable(old_value) == to_jsonable(new_value):
             continue
         update_record(
-            session, actor=actor, spec=SPEC, record=opportunity, changes={field: new_value},
-            occurred_at=at, event_type=event_type, check_refs=False,
+            session,
+            actor=actor,
+            spec=SPEC,
+            record=opportunity,
+            changes={field: new_value},
+            occurred_at=at,
+            event_type=event_type,
+            check_refs=False,
         )
         session.add(
             m.OpportunityFieldChange(
-                opportunity_id=opportunity.id, field=field,
+                opportunity_id=opportunity.id,
+                field=field,
                 old_value=None if old_value is None else str(to_jsonable(old_value)),
                 new_value=None if new_value is None else str(to_jsonable(new_value)),
-                changed_at=at, changed_by_id=actor.user_id,
+                changed_at=at,
+                changed_by_id=actor.user_id,
             )
         )
     if remaining:
         update_record(
-            session, actor=actor, spec=SPEC, record=opportunity, changes=remaining,
-            occurred_at=at, check_refs=False,
+            session,
+            actor=actor,
+            spec=SPEC,
+            record=opportunity,
+            changes=remaining,
+            occurred_at=at,
+            check_refs=False,
         )
     session.flush()
     return opportunity

@@ -47,8 +47,13 @@ def ensure_pipeline(
             actor=actor,
             spec=SPECS["stage"],
             data={
-                "pipeline_id": pipeline.id, "key": key, "name": name_en, "name_zh": name_zh,
-                "position": position, "probability": probability, "status_class": status_class.value,
+                "pipeline_id": pipeline.id,
+                "key": key,
+                "name": name_en,
+                "name_zh": name_zh,
+                "position": position,
+                "probability": probability,
+                "status_class": status_class.value,
             },
         )
     return pipeline

@@ -49,8 +49,12 @@ def create_quote(session: Session, *, actor: Actor, data: Mapping[str, Any]) -> 
 
 def _refresh_total(session: Session, *, actor: Actor, quote: m.Quote) -> None:
     update_record(
-        session, actor=actor, spec=SPECS["quote"], record=quote,
-        changes={"total": quote_total(session, quote)}, check_refs=False,
+        session,
+        actor=actor,
+        spec=SPECS["quote"],
+        record=quote,
+        changes={"total": quote_total(session, quote)},
+        check_refs=False,
     )
 
 

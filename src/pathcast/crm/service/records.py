@@ -66,9 +66,9 @@ def get_writable(
         raise PermissionDenied("forbidden_operation", entity=spec.name, operation=operation)
     record = get_readable(session, actor, spec, record_id)
     allowed = session.scalar(
-        select(func.count()).select_from(spec.model).where(
-            spec.model.id == record_id, writable_clause(actor, spec.model)
-        )
+        select(func.count())
+        .select_from(spec.model)
+        .where(spec.model.id == record_id, writable_clause(actor, spec.model))
     )
     if not allowed:
         raise PermissionDenied("forbidden_record", entity=spec.name, id=record_id)
@@ -99,7 +99,9 @@ def list_records(
     if cursor:
         query = query.where(_after_cursor(spec, column, descending, cursor))
     is_null = column.is_(None)
-    ordering = (is_null, column.desc(), spec.model.id.desc()) if descending else (is_null, column, spec.model.id)
+    ordering = (
+        (is_null, column.desc(), spec.model.id.desc()) if descending else (is_null, column, spec.model.id)
+    )
     items = list(session.scalars(query.order_by(*ordering).limit(limit + 1)))
     next_cursor = None
     if len(items) > limit:
@@ -158,10 +160,14 @@ def _compare(column: Any, operator: str, value: Any) -> ColumnElement[bool]:
     if value is None:
         return column.is_(None) if operator == "eq" else column.is_not(None)
     comparisons: dict[str, Any] = {
-        "eq": column == value, "ne": column != value, "lt": column < value,
-        "lte": column <= value, "gt": column > value, "gte": column >= value,
+        "eq": column == value,
+        "ne": column != value,
+        "lt": column < value,
+        "lte": column <= value,
+        "gt": column > value,
+        "gte": column >= value,
     }
-    return comparisons[operator]  # type: ignore[no-any-return]
+    return comparisons[operator]
 
 
 def _parse_bool(raw: str) -> bool:
@@ -328,9 +334,7 @@ def delete_record(session: Session, *, actor: Actor, spec: EntitySpec, record: A
     )
 
 
-def check_references(
-    session: Session, *, actor: Actor, spec: EntitySpec, values: Mapping[str, Any]
-) -> None:
+def check_references(session: Session, *, actor: Actor, spec: EntitySpec, values: Mapping[str, Any]) -> None:
     """Every referenced record must exist and be readable by the actor; owners must be staff
     the actor may assign to. Names every offending field at once."""
     errors: list[FieldError] = []
@@ -344,9 +348,9 @@ def check_references(
             continue
         target_spec = SPECS[target]
         found = session.scalar(
-            select(func.count()).select_from(target_spec.model).where(
-                target_spec.model.id == target_id, readable_clause(actor, target_spec.model)
-            )
+            select(func.count())
+            .select_from(target_spec.model)
+            .where(target_spec.model.id == target_id, readable_clause(actor, target_spec.model))
         )
         if not found:
             errors.append(FieldError(field, "unknown_reference", {"entity": target, "id": target_id}))
