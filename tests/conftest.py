@@ -144,3 +144,15 @@ def datasets() -> Path:
     if not SHARED_DATASETS.is_dir():
         pytest.skip(f"shared datasets not found at {SHARED_DATASETS} (clone beside ../shared to run)")
     return SHARED_DATASETS
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap argon2 parameters for speed; the browser tests keep the real ones."""
+    if request.node.get_closest_marker("e2e") is not None:
+        return
+    from argon2 import PasswordHasher
+
+    from pathcast.auth import service as auth_service
+
+    monkeypatch.setattr(auth_service, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import (
     JSON,
@@ -24,6 +24,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     func,
     insert,
     select,
@@ -199,11 +200,16 @@ def append_events(session: Session, drafts: Sequence[EventDraft]) -> list[Event]
     if not drafts:
         return []
     session.flush()
-    head = session.execute(
-        update(EventChainHead)
-        .where(EventChainHead.id == CHAIN_HEAD_ID)
-        .values(last_seq=EventChainHead.last_seq + len(drafts))
-        .returning(EventChainHead.last_seq, EventChainHead.last_hash)
+    # Core statements on the session's connection: ORM-enabled DML would scan every
+    # object in the session to synchronise it, which makes long sessions (imports)
+    # quadratic. A chain-head object the session holds is expired below instead.
+    connection = session.connection()
+    head_table = cast(Table, EventChainHead.__table__)
+    head = connection.execute(
+        update(head_table)
+        .where(head_table.c.id == CHAIN_HEAD_ID)
+        .values(last_seq=head_table.c.last_seq + len(drafts))
+        .returning(head_table.c.last_seq, head_table.c.last_hash)
     ).one_or_none()
     if head is None:
         raise RuntimeError("event chain head missing: run `pathcast init` to migrate the database")
@@ -236,10 +242,11 @@ def append_events(session: Session, drafts: Sequence[EventDraft]) -> list[Event]
         prev_hash = event.hash
         events.append(event)
         rows.append({column.key: getattr(event, column.key) for column in Event.__table__.columns})
-    session.execute(insert(Event), rows)
-    session.execute(
-        update(EventChainHead).where(EventChainHead.id == CHAIN_HEAD_ID).values(last_hash=prev_hash)
-    )
+    connection.execute(insert(cast(Table, Event.__table__)), rows)
+    connection.execute(update(head_table).where(head_table.c.id == CHAIN_HEAD_ID).values(last_hash=prev_hash))
+    cached_head = session.identity_map.get(session.identity_key(EventChainHead, CHAIN_HEAD_ID))
+    if cached_head is not None:
+        session.expire(cached_head)
     return events
 
 

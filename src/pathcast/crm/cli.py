@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +22,7 @@ import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
 console = Console(stderr=True)
 
 
-class ImportFormat(str, Enum):
+class ImportFormat(StrEnum):
     generic = "generic"
     salesforce = "salesforce"
     hubspot = "hubspot"
@@ -71,8 +71,12 @@ def import_crm(
             report = _with_progress(paths, format.value, mapping, dry_run, rejects, encoding)
         else:
             report = run_import(
-                format=format.value, paths=paths, mapping_path=mapping, dry_run=dry_run,
-                encoding=encoding, rejects_path=rejects,
+                format=format.value,
+                paths=paths,
+                mapping_path=mapping,
+                dry_run=dry_run,
+                encoding=encoding,
+                rejects_path=rejects,
             )
     except ImportInputError as error:
         console.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
@@ -90,8 +94,12 @@ def _with_progress(
     from rich.progress import Progress as Bar
 
     with Bar(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=console, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
     ) as bar:
         tasks: dict[str, Any] = {}
 
@@ -104,8 +112,13 @@ def _with_progress(
 
         callback: Progress = advance
         return run_import(
-            format=format, paths=paths, mapping_path=mapping, dry_run=dry_run,
-            encoding=encoding, rejects_path=rejects, progress=callback,
+            format=format,
+            paths=paths,
+            mapping_path=mapping,
+            dry_run=dry_run,
+            encoding=encoding,
+            rejects_path=rejects,
+            progress=callback,
         )
 
 

@@ -42,9 +42,13 @@ def parse_today(raw: str | None) -> date:
 def demo_command(
     accounts: Annotated[
         int,
-        typer.Option("--accounts", min=3, max=5000, help="How many accounts (distributors and outlets included)."),
+        typer.Option(
+            "--accounts", min=3, max=5000, help="How many accounts (distributors and outlets included)."
+        ),
     ] = 60,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed and --today give the same data.")] = 7,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed: the same seed and --today give the same data.")
+    ] = 7,
     today: Annotated[
         str | None,
         typer.Option("--today", metavar="YYYY-MM-DD", help="The day the history ends at (default: today)."),
@@ -79,35 +83,46 @@ def demo_command(
         return
     seconds = round(time.perf_counter() - started, 2)
     if as_json:
-        emit_json({
-            "counts": result.counts, "logins": result.logins, "seed": seed, "today": anchor.isoformat(),
-            "accounts": accounts, "seconds": seconds,
-        })
+        emit_json(
+            {
+                "counts": result.counts,
+                "logins": result.logins,
+                "seed": seed,
+                "today": anchor.isoformat(),
+                "accounts": accounts,
+                "seconds": seconds,
+            }
+        )
         return
     _print_summary(console, result.counts, result.logins, seconds)
 
 
-def _print_summary(console: Console, counts: dict[str, int], logins: list[dict[str, str]], seconds: float) -> None:
+def _print_summary(
+    console: Console, counts: dict[str, int], logins: list[dict[str, str]], seconds: float
+) -> None:
     from rich.table import Table
 
-    table = Table(title=f"Demo data loaded in {seconds:.1f} s", show_header=True)
+    table = Table(title=f"Demo data loaded in {seconds:.1f} s", show_header=True, box=None)
     table.add_column("entity")
     table.add_column("rows", justify="right")
     for label, value in counts.items():
         table.add_row(label, str(value))
     console.print(table)
-    people = Table(title=f"Demo logins — password for all: {DEMO_PASSWORD}")
-    people.add_column("role")
-    people.add_column("email")
-    people.add_column("name")
-    people.add_column("what")
+    people = Table(title=f"Demo logins — password for all: {DEMO_PASSWORD}", box=None)
+    people.add_column("role", no_wrap=True)
+    people.add_column("email", no_wrap=True)
+    people.add_column("name", no_wrap=True)
     for login in logins:
-        people.add_row(login["role"], login["email"], login.get("name", ""), login.get("what", ""))
+        people.add_row(login["role"], login["email"], login.get("name", ""))
     console.print(people)
+    console.print(f"[bold]password for every demo login:[/bold] {DEMO_PASSWORD}")
 
 
 def load_demo_if_empty(
-    *, accounts: int | None = None, seed: int | None = None, today: date | None = None,
+    *,
+    accounts: int | None = None,
+    seed: int | None = None,
+    today: date | None = None,
 ) -> list[dict[str, str]]:
     """Load the demo (default size) when the database has no accounts and no users.
 
@@ -121,7 +136,9 @@ def load_demo_if_empty(
         if not database_is_empty(session):
             return []
         result = load_demo(
-            session, accounts=accounts or DEFAULT_ACCOUNTS, seed=DEFAULT_SEED if seed is None else seed,
+            session,
+            accounts=accounts or DEFAULT_ACCOUNTS,
+            seed=DEFAULT_SEED if seed is None else seed,
             today=today,
         )
     return result.logins

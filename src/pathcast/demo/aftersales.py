@@ -11,6 +11,7 @@ from pathcast.auth.permissions import Actor
 from pathcast.crm import models as m
 from pathcast.crm.service import SPECS, create_record, update_record
 from pathcast.crm.service.documents import add_document_version
+from pathcast.demo.catalog import TICKET_SUBJECTS
 from pathcast.demo.content import (
     PLC_SECTIONS,
     SECURITY_SECTIONS,
@@ -18,12 +19,15 @@ from pathcast.demo.content import (
     comparison_csv,
     whitepaper_markdown,
 )
-from pathcast.demo.context import AccountInfo, Demo, money
-from pathcast.demo.deals import DealResult
-from pathcast.demo.vocabulary import AUTOMATION, MEDICAL, SAAS, TICKET_SUBJECTS
+from pathcast.demo.context import AccountInfo, DealResult, Demo, money
+from pathcast.demo.vocabulary import AUTOMATION, MEDICAL, SAAS
 
 TERMS_DAYS = {SAAS: (365,), MEDICAL: (365, 730, 1095), AUTOMATION: (365, 730)}
-TICKET_TEAMS = {MEDICAL: ("delivery", "success", "logistics"), AUTOMATION: ("delivery", "it"), SAAS: ("it", "success")}
+TICKET_TEAMS = {
+    MEDICAL: ("delivery", "success", "logistics"),
+    AUTOMATION: ("delivery", "it"),
+    SAAS: ("it", "success"),
+}
 SEVERITIES = ((m.Severity.critical, 5), (m.Severity.high, 20), (m.Severity.normal, 55), (m.Severity.low, 20))
 # hours to first response, by severity
 RESPONSE_HOURS = {"critical": (0.2, 2), "high": (1, 6), "normal": (2, 24), "low": (4, 48)}
@@ -47,60 +51,112 @@ def create_contract(demo: Demo, result: DealResult) -> m.Contract | None:
     term = 365 if recurring or previous is not None else rng.choice(TERMS_DAYS[info.industry])
     end = start + timedelta(days=term - 1)
     contract: m.Contract = create_record(
-        demo.session, actor=manager, spec=SPECS["contract"], occurred_at=signed,
-        data={"number": demo.number("HT", signed.year), "account_id": info.account.id,
-              "opportunity_id": opportunity.id, "status": m.ContractStatus.active.value,
-              "start_date": start, "end_date": end,
-              "renewal_date": end + timedelta(days=1) if recurring else None,
-              "value": opportunity.amount or Decimal(0), "currency": opportunity.currency,
-              "owner_id": result.spec.owner.user.id},
+        demo.session,
+        actor=manager,
+        spec=SPECS["contract"],
+        occurred_at=signed,
+        data={
+            "number": demo.number("HT", signed.year),
+            "account_id": info.account.id,
+            "opportunity_id": opportunity.id,
+            "status": m.ContractStatus.active.value,
+            "start_date": start,
+            "end_date": end,
+            "renewal_date": end + timedelta(days=1) if recurring else None,
+            "value": opportunity.amount or Decimal(0),
+            "currency": opportunity.currency,
+            "owner_id": result.spec.owner.user.id,
+        },
     )
     subscriptions = []
     for line in recurring:
         annual = money(line.unit_price * line.quantity * (100 - line.discount_pct) / 100)
-        subscriptions.append(create_record(
-            demo.session, actor=manager, spec=SPECS["subscription"], occurred_at=signed,
-            data={"contract_id": contract.id, "product_id": line.product_id, "quantity": line.quantity,
-                  "start_date": start, "end_date": end, "renewal_date": contract.renewal_date,
-                  "annual_value": annual, "currency": opportunity.currency, "is_active": True},
-        ))
+        subscriptions.append(
+            create_record(
+                demo.session,
+                actor=manager,
+                spec=SPECS["subscription"],
+                occurred_at=signed,
+                data={
+                    "contract_id": contract.id,
+                    "product_id": line.product_id,
+                    "quantity": line.quantity,
+                    "start_date": start,
+                    "end_date": end,
+                    "renewal_date": contract.renewal_date,
+                    "annual_value": annual,
+                    "currency": opportunity.currency,
+                    "is_active": True,
+                },
+            )
+        )
     expired_at = demo.at_work(end + timedelta(days=1))
     if end < demo.today and expired_at <= demo.horizon:
-        update_record(demo.session, actor=manager, spec=SPECS["contract"], record=contract,
-                      occurred_at=expired_at, changes={"status": m.ContractStatus.expired.value})
+        update_record(
+            demo.session,
+            actor=manager,
+            spec=SPECS["contract"],
+            record=contract,
+            occurred_at=expired_at,
+            changes={"status": m.ContractStatus.expired.value},
+        )
         for subscription in subscriptions:
-            update_record(demo.session, actor=manager, spec=SPECS["subscription"], record=subscription,
-                          occurred_at=expired_at, changes={"is_active": False})
+            update_record(
+                demo.session,
+                actor=manager,
+                spec=SPECS["subscription"],
+                record=subscription,
+                occurred_at=expired_at,
+                changes={"is_active": False},
+            )
     return contract
 
 
 def account_tickets(demo: Demo, info: AccountInfo) -> None:
-    """Service tickets of a customer after its first win."""
-    if info.first_win is None:
-        return
+    """Service tickets of a customer: after its first win, or all along for larger
+    accounts that were customers before the history window (an installed base)."""
     rng = demo.rng
-    first = info.first_win + timedelta(days=14)
+    if info.first_win is not None:
+        first = info.first_win + timedelta(days=14)
+    elif info.account.tier != m.Tier.standard.value and not info.is_distributor:
+        first = info.created_at + timedelta(days=30)
+    else:
+        return
     if first >= demo.horizon:
         return
-    count = {"strategic": rng.randrange(2, 5), "key": rng.randrange(1, 4)}.get(info.account.tier, rng.randrange(0, 3))
+    count = {"strategic": rng.randrange(2, 5), "key": rng.randrange(1, 4)}.get(
+        info.account.tier, rng.randrange(0, 3)
+    )
+    if info.showcase:
+        count = max(1, count)
     openings = sorted(demo.between(first, demo.horizon) for _ in range(count))
     for opened in openings:
-        severities, weights = zip(*SEVERITIES, strict=True)
-        severity: m.Severity = rng.choices(severities, weights=weights)[0]
+        severity = rng.choices([s for s, _ in SEVERITIES], weights=[w for _, w in SEVERITIES])[0]
         member = demo.members[rng.choice(TICKET_TEAMS[info.industry])]
         contact = rng.choice(info.contacts) if info.contacts else None
         subject = rng.choice(TICKET_SUBJECTS[info.industry])
         ticket = create_record(
-            demo.session, actor=member, spec=SPECS["ticket"], occurred_at=opened,
-            data={"account_id": info.account.id, "contact_id": contact.id if contact else None,
-                  "subject": subject, "description": f"{info.account.name}: {subject}",
-                  "severity": severity.value, "status": m.TicketStatus.open.value, "opened_at": opened,
-                  "owner_id": member.user_id},
+            demo.session,
+            actor=member,
+            spec=SPECS["ticket"],
+            occurred_at=opened,
+            data={
+                "account_id": info.account.id,
+                "contact_id": contact.id if contact else None,
+                "subject": subject,
+                "description": f"{info.account.name}: {subject}",
+                "severity": severity.value,
+                "status": m.TicketStatus.open.value,
+                "opened_at": opened,
+                "owner_id": member.user_id,
+            },
         )
         _ticket_progress(demo, member, ticket, opened, severity)
 
 
-def _ticket_progress(demo: Demo, member: Actor, ticket: m.Ticket, opened: datetime, severity: m.Severity) -> None:
+def _ticket_progress(
+    demo: Demo, member: Actor, ticket: m.Ticket, opened: datetime, severity: m.Severity
+) -> None:
     rng = demo.rng
     low, high = RESPONSE_HOURS[severity.value]
     responded = opened + timedelta(hours=rng.uniform(low, high))
@@ -113,8 +169,9 @@ def _ticket_progress(demo: Demo, member: Actor, ticket: m.Ticket, opened: dateti
     for at, changes in steps:
         if at > demo.horizon:
             return
-        update_record(demo.session, actor=member, spec=SPECS["ticket"], record=ticket, occurred_at=at,
-                      changes=changes)
+        update_record(
+            demo.session, actor=member, spec=SPECS["ticket"], record=ticket, occurred_at=at, changes=changes
+        )
 
 
 # --- the document library --------------------------------------------------------------
@@ -126,34 +183,76 @@ def create_library(demo: Demo) -> None:
     """Company-wide documents with versions spread over the history."""
     assert demo.admin is not None
     library: list[tuple[str, str, str, str, str, Maker, tuple[int, ...]]] = [
-        ("DSA介入耗材对比表", "comparison", m.DocumentAudience.customer.value, "dsa-comparison.csv",
-         "text/csv", comparison_csv, (20, 310, 640)),
-        ("PLC通讯协议兼容性白皮书", "whitepaper", m.DocumentAudience.customer.value,
-         "plc-protocol-whitepaper.md", "text/markdown",
-         lambda v: whitepaper_markdown("PLC通讯协议兼容性白皮书 PLC protocol compatibility", v, PLC_SECTIONS),
-         (45, 420)),
-        ("超声与监护产品手册 Ultrasound & monitoring brochure", "brochure", m.DocumentAudience.public.value,
-         "ultrasound-monitoring-brochure.pdf", "application/pdf",
-         lambda v: brochure_pdf("超声与监护产品手册", v), (30, 500)),
-        ("Security & Compliance Whitepaper 安全合规白皮书", "whitepaper", m.DocumentAudience.public.value,
-         "security-whitepaper.md", "text/markdown",
-         lambda v: whitepaper_markdown("Security & Compliance Whitepaper", v, SECURITY_SECTIONS), (60, 380, 700)),
-        ("渠道价格政策 Channel pricing policy", "policy", m.DocumentAudience.internal.value,
-         "channel-pricing-policy.md", "text/markdown",
-         lambda v: whitepaper_markdown("渠道价格政策 Channel pricing policy", v,
-                                       (("折扣 Discounts", f"一级经销商 {20 + v}% / 二级 {12 + v}%"),)),
-         (10, 375)),
+        (
+            "DSA介入耗材对比表",
+            "comparison",
+            m.DocumentAudience.customer.value,
+            "dsa-comparison.csv",
+            "text/csv",
+            comparison_csv,
+            (20, 310, 640),
+        ),
+        (
+            "PLC通讯协议兼容性白皮书",
+            "whitepaper",
+            m.DocumentAudience.customer.value,
+            "plc-protocol-whitepaper.md",
+            "text/markdown",
+            lambda v: whitepaper_markdown(
+                "PLC通讯协议兼容性白皮书 PLC protocol compatibility", v, PLC_SECTIONS
+            ),
+            (45, 420),
+        ),
+        (
+            "超声与监护产品手册 Ultrasound & monitoring brochure",
+            "brochure",
+            m.DocumentAudience.public.value,
+            "ultrasound-monitoring-brochure.pdf",
+            "application/pdf",
+            lambda v: brochure_pdf("超声与监护产品手册", v),
+            (30, 500),
+        ),
+        (
+            "Security & Compliance Whitepaper 安全合规白皮书",
+            "whitepaper",
+            m.DocumentAudience.public.value,
+            "security-whitepaper.md",
+            "text/markdown",
+            lambda v: whitepaper_markdown("Security & Compliance Whitepaper", v, SECURITY_SECTIONS),
+            (60, 380, 700),
+        ),
+        (
+            "渠道价格政策 Channel pricing policy",
+            "policy",
+            m.DocumentAudience.internal.value,
+            "channel-pricing-policy.md",
+            "text/markdown",
+            lambda v: whitepaper_markdown(
+                "渠道价格政策 Channel pricing policy",
+                v,
+                (("折扣 Discounts", f"一级经销商 {20 + v}% / 二级 {12 + v}%"),),
+            ),
+            (10, 375),
+        ),
     ]
     for name, kind, audience, filename, content_type, make, offsets in library:
         moments = [demo.at_work((demo.start + timedelta(days=days)).date()) for days in offsets]
         moments = [moment for moment in moments if moment <= demo.horizon]
         document = create_record(
-            demo.session, actor=demo.admin, spec=SPECS["document"], occurred_at=moments[0],
+            demo.session,
+            actor=demo.admin,
+            spec=SPECS["document"],
+            occurred_at=moments[0],
             data={"name": name, "kind": kind, "audience": audience, "owner_id": demo.admin.user_id},
         )
         for version, moment in enumerate(moments, start=1):
             add_document_version(
-                demo.session, actor=demo.admin, document=document, filename=filename,
-                content=make(version), content_type=content_type, occurred_at=moment,
+                demo.session,
+                actor=demo.admin,
+                document=document,
+                filename=filename,
+                content=make(version),
+                content_type=content_type,
+                occurred_at=moment,
                 note="首版 First edition" if version == 1 else f"第 {version} 版 Edition {version}",
             )

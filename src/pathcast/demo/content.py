@@ -61,8 +61,13 @@ def _utf16_hex(text: str) -> str:
 
 def simple_pdf(title: str, lines: Sequence[str]) -> bytes:
     """A one-page PDF with ``lines`` of ASCII text and ``title`` (any script) as metadata."""
-    stream_lines = ["BT", "/F1 16 Tf", "56 780 Td", f"({_pdf_escape(lines[0] if lines else title)}) Tj",
-                    "/F1 11 Tf"]
+    stream_lines = [
+        "BT",
+        "/F1 16 Tf",
+        "56 780 Td",
+        f"({_pdf_escape(lines[0] if lines else title)}) Tj",
+        "/F1 11 Tf",
+    ]
     for line in lines[1:]:
         stream_lines += ["0 -20 Td", f"({_pdf_escape(line)}) Tj"]
     stream_lines.append("ET")
@@ -93,8 +98,14 @@ def simple_pdf(title: str, lines: Sequence[str]) -> bytes:
 
 
 def proposal_pdf(
-    *, title: str, quote_number: str, account_code: str, currency: str,
-    lines: Sequence[tuple[str, str, str]], total: str, revision: int,
+    *,
+    title: str,
+    quote_number: str,
+    account_code: str,
+    currency: str,
+    lines: Sequence[tuple[str, str, str]],
+    total: str,
+    revision: int,
 ) -> bytes:
     """A proposal: the quote's lines (code, quantity, amount) and its total."""
     text = [

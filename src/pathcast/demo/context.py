@@ -52,6 +52,7 @@ class AccountInfo:
     currency: str = "CNY"
     is_distributor: bool = False
     is_outlet: bool = False
+    showcase: bool = False  # the first customer of its industry: its deals cover every outcome
     contacts: list[m.Contact] = field(default_factory=list)
     won: list[m.Opportunity] = field(default_factory=list)
     first_win: datetime | None = None
@@ -118,9 +119,44 @@ class Demo:
         width = 5 if prefix == "Q" else 4
         return f"{prefix}{year}-{self.counters[key]:0{width}d}"
 
+    def codes_of(self, lines: list[m.OpportunityLine]) -> list[str]:
+        """The product codes of stored lines."""
+        return [self.plan_of(line.product_id).code for line in lines]
+
     def plan_of(self, product_id: int) -> ProductPlan:
         """The catalogue entry of a stored product."""
         for code, product in self.products.items():
             if product.id == product_id:
                 return self.plans[code]
         raise KeyError(product_id)
+
+
+@dataclass
+class DealSpec:
+    """A deal to simulate."""
+
+    info: AccountInfo
+    owner: Seller
+    created_at: datetime
+    theme: str
+    codes: tuple[str, ...]
+    lead_source: str
+    renewal_of: m.Contract | None = None
+    fate: str | None = None  # "won", "lost" or "open" for showcase deals; None: left to chance
+
+
+@dataclass
+class DealResult:
+    """What happened to a simulated deal."""
+
+    spec: DealSpec
+    opportunity: m.Opportunity
+    stages: list[tuple[str, datetime]]
+    lines: list[m.OpportunityLine] = field(default_factory=list)
+    quote: m.Quote | None = None
+    document: m.Document | None = None
+    loss_reason: str | None = None
+
+    @property
+    def closed_at(self) -> datetime | None:
+        return self.opportunity.closed_at

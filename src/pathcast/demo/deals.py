@@ -4,70 +4,49 @@ quotes and proposal documents, every step stamped with the moment it happened.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from pathcast.crm import models as m
 from pathcast.crm.service import SPECS, change_stage, create_opportunity, create_record, update_opportunity
-from pathcast.crm.service.documents import add_document_version
 from pathcast.crm.service.records import update_record
-from pathcast.demo.company import usd_price
-from pathcast.demo.content import proposal_pdf
-from pathcast.demo.context import AccountInfo, Demo, Seller, money
-from pathcast.demo.vocabulary import (
+from pathcast.demo.catalog import (
     CHANNEL_THEMES,
     DEAL_THEMES,
     LEAD_SOURCES,
     LOSS_REASONS,
     RENEWAL_THEME,
-    SAAS,
-    ProductPlan,
+    usd_price,
 )
+from pathcast.demo.context import AccountInfo, DealResult, DealSpec, Demo, money
+from pathcast.demo.names import short_name
+from pathcast.demo.quotes import create_quote, discount_quote, proposal_document, proposal_version
+from pathcast.demo.vocabulary import SAAS, ProductPlan
 
 FLOW = ("lead", "qualified", "discovery", "solution", "proposal", "negotiation")
 # days spent in a stage before the next move: (shortest, longest)
 DURATIONS = {
-    "lead": (3, 18), "qualified": (5, 25), "discovery": (10, 40),
-    "solution": (15, 60), "proposal": (7, 30), "negotiation": (7, 40),
+    "lead": (3, 18),
+    "qualified": (5, 25),
+    "discovery": (10, 40),
+    "solution": (15, 60),
+    "proposal": (7, 30),
+    "negotiation": (7, 40),
 }
 # chance the deal is lost instead of moving on from this stage
 LOSS = {
-    "lead": 0.15, "qualified": 0.10, "discovery": 0.12,
-    "solution": 0.14, "proposal": 0.14, "negotiation": 0.22,
+    "lead": 0.15,
+    "qualified": 0.10,
+    "discovery": 0.10,
+    "solution": 0.12,
+    "proposal": 0.12,
+    "negotiation": 0.18,
 }
 STALL_CHANCE = 0.08
+# a share of deals opens in the last months, so the live pipeline is full
+RECENT_SHARE = 0.35
+RECENT_DAYS = 90
 STALL_FACTOR = 3.5
-
-
-@dataclass
-class DealSpec:
-    """A deal to simulate."""
-
-    info: AccountInfo
-    owner: Seller
-    created_at: datetime
-    theme: str
-    codes: tuple[str, ...]
-    lead_source: str
-    renewal_of: m.Contract | None = None
-
-
-@dataclass
-class DealResult:
-    """What happened to a simulated deal."""
-
-    spec: DealSpec
-    opportunity: m.Opportunity
-    stages: list[tuple[str, datetime]]
-    lines: list[m.OpportunityLine] = field(default_factory=list)
-    quote: m.Quote | None = None
-    document: m.Document | None = None
-    loss_reason: str | None = None
-
-    @property
-    def closed_at(self) -> datetime | None:
-        return self.opportunity.closed_at
 
 
 def plan_deals(demo: Demo, info: AccountInfo) -> list[DealSpec]:
@@ -83,16 +62,48 @@ def plan_deals(demo: Demo, info: AccountInfo) -> list[DealSpec]:
     themes = CHANNEL_THEMES[info.industry] if info.is_distributor else DEAL_THEMES[info.industry]
     first = info.created_at + timedelta(days=7)
     last = demo.horizon - timedelta(days=3)
+    recent = max(first, last - timedelta(days=RECENT_DAYS))
     specs = []
     for _ in range(count):
         theme = rng.choice(list(themes))
+        created = demo.between(recent if rng.random() < RECENT_SHARE else first, last)
         specs.append(
             DealSpec(
-                info=info, owner=info.owner, created_at=demo.between(first, last), theme=theme,
-                codes=themes[theme], lead_source=rng.choice(LEAD_SOURCES[info.industry]),
+                info=info,
+                owner=info.owner,
+                created_at=created,
+                theme=theme,
+                codes=themes[theme],
+                lead_source=rng.choice(LEAD_SOURCES[info.industry]),
             )
         )
+    if info.showcase:
+        specs += _showcase(demo, info, themes, first, last)
     return sorted(specs, key=lambda spec: spec.created_at)
+
+
+def _showcase(
+    demo: Demo, info: AccountInfo, themes: dict[str, tuple[str, ...]], first: datetime, last: datetime
+) -> list[DealSpec]:
+    """A won, a lost and a live deal, so even a tiny demo shows every outcome."""
+    names = list(themes)
+    plans = (
+        ("won", names[0], demo.between(first, max(first, last - timedelta(days=330)))),
+        ("lost", names[1 % len(names)], demo.between(first, max(first, last - timedelta(days=200)))),
+        ("open", names[-1], demo.between(max(first, last - timedelta(days=20)), last)),
+    )
+    return [
+        DealSpec(
+            info=info,
+            owner=info.owner,
+            created_at=created,
+            theme=theme,
+            codes=themes[theme],
+            lead_source=demo.rng.choice(LEAD_SOURCES[info.industry]),
+            fate=fate,
+        )
+        for fate, theme, created in plans
+    ]
 
 
 def renewal_spec(demo: Demo, result: DealResult, contract: m.Contract) -> DealSpec | None:
@@ -102,19 +113,18 @@ def renewal_spec(demo: Demo, result: DealResult, contract: m.Contract) -> DealSp
     opens = demo.at_work(contract.renewal_date - timedelta(days=90))
     if opens > demo.horizon - timedelta(days=2):
         return None
-    recurring = tuple(line_code for line_code in _codes_of(demo, result.lines) if demo.plans[line_code].recurring)
-    return DealSpec(
-        info=result.spec.info, owner=result.spec.owner, created_at=opens, theme=RENEWAL_THEME,
-        codes=recurring or result.spec.codes, lead_source="续约 Renewal", renewal_of=contract,
+    recurring = tuple(
+        line_code for line_code in demo.codes_of(result.lines) if demo.plans[line_code].recurring
     )
-
-
-def _codes_of(demo: Demo, lines: list[m.OpportunityLine]) -> list[str]:
-    return [demo.plan_of(line.product_id).code for line in lines]
-
-
-def _short(name: str) -> str:
-    return name.removesuffix("有限公司")
+    return DealSpec(
+        info=result.spec.info,
+        owner=result.spec.owner,
+        created_at=opens,
+        theme=RENEWAL_THEME,
+        codes=recurring or result.spec.codes,
+        lead_source="续约 Renewal",
+        renewal_of=contract,
+    )
 
 
 def _unit_price(demo: Demo, info: AccountInfo, plan: ProductPlan) -> Decimal:
@@ -145,7 +155,9 @@ def _planned_lines(demo: Demo, spec: DealSpec) -> list[tuple[ProductPlan, Decima
     return lines
 
 
-def _lines_total(demo: Demo, info: AccountInfo, planned: list[tuple[ProductPlan, Decimal, Decimal]]) -> Decimal:
+def _lines_total(
+    demo: Demo, info: AccountInfo, planned: list[tuple[ProductPlan, Decimal, Decimal]]
+) -> Decimal:
     total = Decimal(0)
     for plan, quantity, discount in planned:
         total += _unit_price(demo, info, plan) * quantity * (100 - discount) / 100
@@ -166,15 +178,24 @@ def run_deal(demo: Demo, spec: DealSpec, number: int) -> DealResult:
     first = "qualified" if spec.renewal_of is not None or spec.lead_source == "老客户转介绍" else "lead"
     contact = rng.choice(info.contacts) if info.contacts else None
     year_tag = t.strftime("%Y")
-    name = f"{_short(info.account.name)} · {spec.theme} {year_tag}"
+    name = f"{short_name(info.account.name)} · {spec.theme} {year_tag}"
     opportunity = create_opportunity(
-        session, actor=actor, occurred_at=t,
+        session,
+        actor=actor,
+        occurred_at=t,
         data={
-            "name": name, "account_id": info.account.id, "contact_id": contact.id if contact else None,
-            "stage_id": demo.stages[first].id, "lead_source": spec.lead_source, "amount": estimate,
-            "currency": info.currency, "expected_close_date": close_date, "owner_id": spec.owner.user.id,
+            "name": name,
+            "account_id": info.account.id,
+            "contact_id": contact.id if contact else None,
+            "stage_id": demo.stages[first].id,
+            "lead_source": spec.lead_source,
+            "amount": estimate,
+            "currency": info.currency,
+            "expected_close_date": close_date,
+            "owner_id": spec.owner.user.id,
             "description": f"{spec.theme}：{', '.join(plan.code for plan, _, _ in planned)}",
-            "external_source": "demo", "external_id": f"{info.code}-D{number}",
+            "external_source": "demo",
+            "external_id": f"{info.code}-D{number}",
         },
     )
     result = DealResult(spec, opportunity, [(first, t)])
@@ -182,21 +203,27 @@ def run_deal(demo: Demo, spec: DealSpec, number: int) -> DealResult:
     while True:
         stage = FLOW[index]
         low, high = DURATIONS[stage]
-        factor = speed * (STALL_FACTOR if rng.random() < STALL_CHANCE else 1.0)
+        stalls = spec.fate is None and rng.random() < STALL_CHANCE
+        factor = speed * (STALL_FACTOR if stalls else 1.0)
         moved = demo.after(t, low * factor, high * factor)
         if moved <= demo.horizon and moved.date() > close_date - timedelta(days=5):
             close_date = _slip(demo, result, demo.between(t, moved - timedelta(hours=1)), moved.date())
         if moved > demo.horizon:
             break
-        if rng.random() < LOSS[stage] * (0.4 if spec.renewal_of is not None else 1.0):
+        if _loses(demo, spec, stage):
             _close(demo, result, "lost", moved)
             return result
         if stage == "negotiation":
             _close(demo, result, "won", moved)
             return result
         index += 2 if stage == "lead" and rng.random() < 0.15 else 1
-        change_stage(session, actor=actor, opportunity=opportunity, to_stage_id=demo.stages[FLOW[index]].id,
-                     occurred_at=moved)
+        change_stage(
+            session,
+            actor=actor,
+            opportunity=opportunity,
+            to_stage_id=demo.stages[FLOW[index]].id,
+            occurred_at=moved,
+        )
         result.stages.append((FLOW[index], moved))
         _on_enter(demo, result, FLOW[index], moved, planned)
         t = moved
@@ -204,24 +231,39 @@ def run_deal(demo: Demo, spec: DealSpec, number: int) -> DealResult:
     return result
 
 
+def _loses(demo: Demo, spec: DealSpec, stage: str) -> bool:
+    if spec.fate is not None:
+        return spec.fate == "lost" and stage == "discovery"
+    return demo.rng.random() < LOSS[stage] * (0.4 if spec.renewal_of is not None else 1.0)
+
+
 def _slip(demo: Demo, result: DealResult, at: datetime, reached: date) -> date:
     new_date = reached + timedelta(days=demo.rng.randrange(14, 61))
     update_opportunity(
-        demo.session, actor=result.spec.owner.actor, opportunity=result.opportunity,
-        changes={"expected_close_date": new_date}, occurred_at=at,
+        demo.session,
+        actor=result.spec.owner.actor,
+        opportunity=result.opportunity,
+        changes={"expected_close_date": new_date},
+        occurred_at=at,
     )
     return new_date
 
 
 def _set(demo: Demo, result: DealResult, at: datetime, **changes: object) -> None:
     update_opportunity(
-        demo.session, actor=result.spec.owner.actor, opportunity=result.opportunity, changes=changes,
+        demo.session,
+        actor=result.spec.owner.actor,
+        opportunity=result.opportunity,
+        changes=changes,
         occurred_at=at,
     )
 
 
 def _on_enter(
-    demo: Demo, result: DealResult, stage: str, at: datetime,
+    demo: Demo,
+    result: DealResult,
+    stage: str,
+    at: datetime,
     planned: list[tuple[ProductPlan, Decimal, Decimal]],
 ) -> None:
     rng, info = demo.rng, result.spec.info
@@ -233,95 +275,39 @@ def _on_enter(
     if stage in (lines_stage, "proposal") and not result.lines:
         for plan, quantity, discount in planned:
             line = create_record(
-                demo.session, actor=result.spec.owner.actor, spec=SPECS["opportunity_line"], occurred_at=at,
-                data={"opportunity_id": opportunity.id, "product_id": demo.products[plan.code].id,
-                      "quantity": quantity, "unit_price": _unit_price(demo, info, plan),
-                      "discount_pct": discount},
+                demo.session,
+                actor=result.spec.owner.actor,
+                spec=SPECS["opportunity_line"],
+                occurred_at=at,
+                data={
+                    "opportunity_id": opportunity.id,
+                    "product_id": demo.products[plan.code].id,
+                    "quantity": quantity,
+                    "unit_price": _unit_price(demo, info, plan),
+                    "discount_pct": discount,
+                },
             )
             result.lines.append(line)
     if stage == "proposal":
         _set(demo, result, at, amount=_lines_total(demo, info, planned), forecast_category="best_case")
-        result.quote = _create_quote(demo, result, at)
+        result.quote = create_quote(demo, result, at)
         if rng.random() < 0.6:
-            _proposal_document(demo, result, at)
+            proposal_document(demo, result, at)
     if stage == "negotiation":
         changes: dict[str, object] = {"forecast_category": "commit" if rng.random() < 0.7 else "best_case"}
         if rng.random() < 0.4 and result.quote is not None:
-            _discount_quote(demo, result, at, Decimal(rng.randrange(2, 11)))
+            discount_quote(demo, result, at, Decimal(rng.randrange(2, 11)))
             changes["amount"] = result.quote.total
             if result.document is not None:
-                _proposal_version(demo, result, result.document, at, revision=2)
+                proposal_version(demo, result, result.document, at, revision=2)
         _set(demo, result, at, **changes)
-
-
-def _quote_total(lines: list[m.OpportunityLine], discount: Decimal) -> Decimal:
-    subtotal = sum((line.unit_price * line.quantity * (100 - line.discount_pct) / 100 for line in lines), Decimal(0))
-    return money(subtotal * (100 - discount) / 100)
-
-
-def _create_quote(demo: Demo, result: DealResult, at: datetime) -> m.Quote:
-    actor, opportunity = result.spec.owner.actor, result.opportunity
-    quote = create_record(
-        demo.session, actor=actor, spec=SPECS["quote"], occurred_at=at,
-        data={"number": demo.number("Q", at.year), "opportunity_id": opportunity.id,
-              "status": m.QuoteStatus.sent.value, "currency": opportunity.currency,
-              "discount_pct": Decimal(0), "valid_until": at.date() + timedelta(days=30),
-              "total": _quote_total(result.lines, Decimal(0)), "owner_id": result.spec.owner.user.id},
-    )
-    for line in result.lines:
-        create_record(
-            demo.session, actor=actor, spec=SPECS["quote_line"], occurred_at=at,
-            data={"quote_id": quote.id, "product_id": line.product_id,
-                  "description": demo.plan_of(line.product_id).name, "quantity": line.quantity,
-                  "unit_price": line.unit_price, "discount_pct": line.discount_pct},
-        )
-    return quote
-
-
-def _discount_quote(demo: Demo, result: DealResult, at: datetime, discount: Decimal) -> None:
-    quote = result.quote
-    assert quote is not None
-    update_record(
-        demo.session, actor=result.spec.owner.actor, spec=SPECS["quote"], record=quote, occurred_at=at,
-        changes={"discount_pct": discount, "total": _quote_total(result.lines, discount),
-                 "valid_until": at.date() + timedelta(days=30), "notes": f"谈判让利 {discount}% negotiated"},
-    )
-
-
-def _proposal_document(demo: Demo, result: DealResult, at: datetime) -> None:
-    info = result.spec.info
-    document = create_record(
-        demo.session, actor=result.spec.owner.actor, spec=SPECS["document"], occurred_at=at,
-        data={"name": f"方案建议书 Proposal — {_short(info.account.name)}", "kind": "proposal",
-              "audience": m.DocumentAudience.customer.value, "account_id": info.account.id,
-              "opportunity_id": result.opportunity.id, "owner_id": result.spec.owner.user.id},
-    )
-    result.document = document
-    _proposal_version(demo, result, document, at, revision=1)
-
-
-def _proposal_version(demo: Demo, result: DealResult, document: m.Document, at: datetime, revision: int) -> None:
-    quote = result.quote
-    assert quote is not None
-    codes = _codes_of(demo, result.lines)
-    rows = [
-        (code, f"{line.quantity:f}", f"{money(line.unit_price * line.quantity * (100 - line.discount_pct) / 100):f}")
-        for code, line in zip(codes, result.lines, strict=True)
-    ]
-    content = proposal_pdf(
-        title=document.name, quote_number=quote.number, account_code=result.spec.info.code,
-        currency=quote.currency, lines=rows, total=f"{quote.total:f}", revision=revision,
-    )
-    add_document_version(
-        demo.session, actor=result.spec.owner.actor, document=document,
-        filename=f"proposal-{quote.number}-r{revision}.pdf", content=content, content_type="application/pdf",
-        note="首版方案 First issue" if revision == 1 else "修订报价 Revised pricing", occurred_at=at,
-    )
 
 
 def _close(demo: Demo, result: DealResult, outcome: str, at: datetime) -> None:
     session, actor, opportunity = demo.session, result.spec.owner.actor, result.opportunity
-    change_stage(session, actor=actor, opportunity=opportunity, to_stage_id=demo.stages[outcome].id, occurred_at=at)
+    change_stage(
+        session, actor=actor, opportunity=opportunity, to_stage_id=demo.stages[outcome].id, occurred_at=at
+    )
     result.stages.append((outcome, at))
     if outcome == "won":
         _set(demo, result, at, expected_close_date=at.date())
@@ -330,11 +316,22 @@ def _close(demo: Demo, result: DealResult, outcome: str, at: datetime) -> None:
             result.spec.info.first_win = at
     else:
         result.loss_reason = demo.rng.choice(LOSS_REASONS)
-        _set(demo, result, at, description=f"{opportunity.description}\n丢单原因 Loss reason: {result.loss_reason}")
+        _set(
+            demo,
+            result,
+            at,
+            description=f"{opportunity.description}\n丢单原因 Loss reason: {result.loss_reason}",
+        )
     if result.quote is not None:
         status = m.QuoteStatus.accepted if outcome == "won" else m.QuoteStatus.rejected
-        update_record(session, actor=actor, spec=SPECS["quote"], record=result.quote, occurred_at=at,
-                      changes={"status": status.value})
+        update_record(
+            session,
+            actor=actor,
+            spec=SPECS["quote"],
+            record=result.quote,
+            occurred_at=at,
+            changes={"status": status.value},
+        )
 
 
 def _still_open(demo: Demo, result: DealResult, last_move: datetime, close_date: date) -> None:
@@ -342,7 +339,7 @@ def _still_open(demo: Demo, result: DealResult, last_move: datetime, close_date:
     long-stalled deals taken out of the forecast."""
     rng, today = demo.rng, demo.today
     edits: list[tuple[datetime, dict[str, object]]] = []
-    if close_date < today and rng.random() < 0.8:
+    if close_date < today and rng.random() < 0.6:
         at = demo.between(max(last_move, demo.horizon - timedelta(days=20)), demo.horizon)
         edits.append((at, {"expected_close_date": today + timedelta(days=rng.randrange(7, 91))}))
     if demo.horizon - last_move > timedelta(days=120) and rng.random() < 0.5:
@@ -354,5 +351,11 @@ def _still_open(demo: Demo, result: DealResult, last_move: datetime, close_date:
     if quote is not None and quote.valid_until is not None and quote.valid_until < today:
         expired_at = demo.at_work(quote.valid_until + timedelta(days=1))
         if expired_at <= demo.horizon:
-            update_record(demo.session, actor=result.spec.owner.actor, spec=SPECS["quote"], record=quote,
-                          occurred_at=expired_at, changes={"status": m.QuoteStatus.expired.value})
+            update_record(
+                demo.session,
+                actor=result.spec.owner.actor,
+                spec=SPECS["quote"],
+                record=quote,
+                occurred_at=expired_at,
+                changes={"status": m.QuoteStatus.expired.value},
+            )

@@ -21,9 +21,10 @@ from pathcast.crm import models as m
 from pathcast.crm.service import ensure_default_pipeline, stages_of
 from pathcast.demo.activities import deal_activities
 from pathcast.demo.aftersales import account_tickets, create_contract, create_library
-from pathcast.demo.company import create_accounts, create_catalog
-from pathcast.demo.context import Demo
-from pathcast.demo.deals import DealSpec, plan_deals, renewal_spec, run_deal
+from pathcast.demo.catalog import PRODUCTS, create_catalog
+from pathcast.demo.company import create_accounts
+from pathcast.demo.context import DealSpec, Demo
+from pathcast.demo.deals import plan_deals, renewal_spec, run_deal
 from pathcast.demo.people import ADMIN_EMAIL, create_customer_login, create_staff
 from pathcast.errors import Conflict, InvalidInput
 from pathcast.events import Event
@@ -34,13 +35,26 @@ REQUIRED_STAGES = ("lead", "qualified", "discovery", "solution", "proposal", "ne
 
 # label -> table, in the order a summary lists them
 COUNTED: tuple[tuple[str, Any], ...] = (
-    ("users", User), ("teams", Team), ("accounts", m.Account), ("contacts", m.Contact),
-    ("products", m.Product), ("price_lists", m.PriceList), ("price_list_items", m.PriceListItem),
-    ("opportunities", m.Opportunity), ("opportunity_lines", m.OpportunityLine),
-    ("stage_changes", m.OpportunityStageChange), ("field_changes", m.OpportunityFieldChange),
-    ("quotes", m.Quote), ("quote_lines", m.QuoteLine), ("activities", m.Activity),
-    ("contracts", m.Contract), ("subscriptions", m.Subscription), ("tickets", m.Ticket),
-    ("documents", m.Document), ("document_versions", m.DocumentVersion), ("events", Event),
+    ("users", User),
+    ("teams", Team),
+    ("accounts", m.Account),
+    ("contacts", m.Contact),
+    ("products", m.Product),
+    ("price_lists", m.PriceList),
+    ("price_list_items", m.PriceListItem),
+    ("opportunities", m.Opportunity),
+    ("opportunity_lines", m.OpportunityLine),
+    ("stage_changes", m.OpportunityStageChange),
+    ("field_changes", m.OpportunityFieldChange),
+    ("quotes", m.Quote),
+    ("quote_lines", m.QuoteLine),
+    ("activities", m.Activity),
+    ("contracts", m.Contract),
+    ("subscriptions", m.Subscription),
+    ("tickets", m.Ticket),
+    ("documents", m.Document),
+    ("document_versions", m.DocumentVersion),
+    ("events", Event),
 )
 
 
@@ -69,17 +83,25 @@ def database_is_empty(session: Session) -> bool:
 
 def count_rows(session: Session) -> dict[str, int]:
     """Rows per demo entity kind, plus deals by status."""
-    counts = {label: int(session.scalar(select(func.count()).select_from(model)) or 0) for label, model in COUNTED}
+    counts = {
+        label: int(session.scalar(select(func.count()).select_from(model)) or 0) for label, model in COUNTED
+    }
     for status in m.StageClass:
         counts[f"opportunities_{status.value}"] = int(
-            session.scalar(select(func.count()).select_from(m.Opportunity).where(m.Opportunity.status == status.value))
+            session.scalar(
+                select(func.count()).select_from(m.Opportunity).where(m.Opportunity.status == status.value)
+            )
             or 0
         )
     return counts
 
 
 def load_demo(
-    session: Session, *, accounts: int = DEFAULT_ACCOUNTS, seed: int = DEFAULT_SEED, today: date | None = None,
+    session: Session,
+    *,
+    accounts: int = DEFAULT_ACCOUNTS,
+    seed: int = DEFAULT_SEED,
+    today: date | None = None,
 ) -> DemoResult:
     """Create the demo company; same ``seed`` and ``today`` give the same data.
 
@@ -90,7 +112,17 @@ def load_demo(
         raise InvalidInput.single("accounts", "too_small", min=3)
     if demo_exists(session):
         raise Conflict("demo_exists", email=ADMIN_EMAIL)
-    demo = Demo(session=session, rng=random.Random(seed), today=today or date.today(), system=Actor.system("demo"))
+    taken = session.scalars(
+        select(m.Product.code).where(m.Product.code.in_([p.code for p in PRODUCTS]))
+    ).all()
+    if taken:
+        raise Conflict("demo_products_exist", codes=sorted(taken))
+    demo = Demo(
+        session=session,
+        rng=random.Random(seed),
+        today=today or date.today(),
+        system=Actor.system("demo"),
+    )
     pipeline = ensure_default_pipeline(session, actor=demo.system)
     demo.stages = {stage.key: stage for stage in stages_of(session, pipeline.id)}
     missing = [key for key in REQUIRED_STAGES if key not in demo.stages]

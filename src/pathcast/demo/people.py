@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathcast.auth import service as auth_service
 from pathcast.auth.models import Role, User
 from pathcast.auth.permissions import Actor
-from pathcast.demo.context import AccountInfo, Demo, Seller
+from pathcast.demo.context import Demo, Seller
 from pathcast.demo.vocabulary import (
     ADMIN,
     CUSTOMER_KEY,
@@ -25,13 +25,28 @@ ADMIN_EMAIL = demo_email(ADMIN[0])
 
 
 def _user(
-    demo: Demo, key: str, name: str, role: Role, locale: str, *, team_id: int | None = None,
-    account_id: int | None = None, what: str | None = None,
+    demo: Demo,
+    key: str,
+    name: str,
+    role: Role,
+    locale: str,
+    *,
+    team_id: int | None = None,
+    account_id: int | None = None,
+    what: str | None = None,
 ) -> User:
     user = auth_service.create_user(
-        demo.session, actor=demo.system, email=demo_email(key), name=name, role=role,
-        password=DEMO_PASSWORD, team_id=team_id, account_id=account_id, locale=locale,
-        external_source="demo", external_id=key,
+        demo.session,
+        actor=demo.system,
+        email=demo_email(key),
+        name=name,
+        role=role,
+        password=DEMO_PASSWORD,
+        team_id=team_id,
+        account_id=account_id,
+        locale=locale,
+        external_source="demo",
+        external_id=key,
     )
     login = {"role": role.value, "email": user.email, "password": DEMO_PASSWORD, "name": name}
     if what:
@@ -49,7 +64,12 @@ def create_staff(demo: Demo) -> None:
         team = auth_service.create_team(demo.session, actor=demo.system, name=plan.name, region=plan.region)
         manager_name, manager_locale = plan.manager
         manager = _user(
-            demo, f"manager.{plan.key}", manager_name, Role.manager, manager_locale, team_id=team.id,
+            demo,
+            f"manager.{plan.key}",
+            manager_name,
+            Role.manager,
+            manager_locale,
+            team_id=team.id,
             what=f"销售经理 Sales manager, {plan.name}",
         )
         auth_service.set_team_manager(demo.session, actor=demo.system, team=team, manager_id=manager.id)
@@ -57,7 +77,12 @@ def create_staff(demo: Demo) -> None:
         sellers = []
         for number, (rep_name, rep_locale) in enumerate(plan.reps, start=1):
             rep = _user(
-                demo, f"rep.{plan.key}{number}", rep_name, Role.rep, rep_locale, team_id=team.id,
+                demo,
+                f"rep.{plan.key}{number}",
+                rep_name,
+                Role.rep,
+                rep_locale,
+                team_id=team.id,
                 what=f"销售代表 Sales rep, {plan.name}",
             )
             sellers.append(Seller(rep, Actor.for_user(rep), plan, manager_actor))
@@ -78,6 +103,11 @@ def create_customer_login(demo: Demo) -> None:
     )
     name = best.contacts[0].name if best.contacts else "Customer contact"
     _user(
-        demo, CUSTOMER_KEY, name, Role.customer_contact, "zh-CN", account_id=best.account.id,
+        demo,
+        CUSTOMER_KEY,
+        name,
+        Role.customer_contact,
+        "zh-CN",
+        account_id=best.account.id,
         what=f"客户联系人 Customer contact, {best.account.name}",
     )

@@ -83,7 +83,9 @@ def run_import(
         if not path.exists():
             raise ImportInputError(f"file not found: {path}")
         if path.is_dir() and format != "maven":
-            raise ImportInputError(f"{path} is a folder; give the CSV files (folders only for --format maven)")
+            raise ImportInputError(
+                f"{path} is a folder; give the CSV files (folders only for --format maven)"
+            )
     if encoding is not None and encoding.lower() != "auto":
         check_encoding(encoding)
     else:
@@ -130,7 +132,9 @@ def run_import(
                 session.close()
 
     if report.rejects or rejects_path is not None:
-        path = Path(rejects_path) if rejects_path else default_rejects_path(inputs[0], get_settings().data_dir)
+        path = (
+            Path(rejects_path) if rejects_path else default_rejects_path(inputs[0], get_settings().data_dir)
+        )
         write_rejects(path, report.rejects)
         report.rejects_path = path
     report.elapsed_seconds = time.perf_counter() - started

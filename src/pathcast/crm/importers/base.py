@@ -47,8 +47,11 @@ class Reject:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "row_number": self.row_number, "column": self.column, "value": self.value,
-            "reason": self.reason, "file": self.file,
+            "row_number": self.row_number,
+            "column": self.column,
+            "value": self.value,
+            "reason": self.reason,
+            "file": self.file,
         }
 
 
@@ -69,8 +72,10 @@ class EntityCounts:
 
     def as_dict(self) -> dict[str, int]:
         return {
-            "imported": self.imported, "updated": self.updated,
-            "unchanged": self.unchanged, "rejected": self.rejected,
+            "imported": self.imported,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
         }
 
 
@@ -286,8 +291,13 @@ def read_table(path: Path, encoding: str | None = None) -> CsvTable:
                 continue
             cells = record[: len(header)] + [""] * (len(header) - len(record))
             bad = [
-                Reject(start, header[i], show_bad_bytes(cell),
-                       f"bytes not valid in {shown} (wrong encoding? try --encoding)", path.name)
+                Reject(
+                    start,
+                    header[i],
+                    show_bad_bytes(cell),
+                    f"bytes not valid in {shown} (wrong encoding? try --encoding)",
+                    path.name,
+                )
                 for i, cell in enumerate(cells)
                 if has_bad_bytes(cell)
             ]
@@ -337,8 +347,10 @@ def default_rejects_path(first_input: Path, data_dir: Path) -> Path:
 def write_rejects(path: Path, rejects: list[Reject]) -> None:
     """Write the rejects, one line per problem, in file and row order."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    files = list(dict.fromkeys(reject.file for reject in rejects))
+    ordered = sorted(rejects, key=lambda r: (files.index(r.file), r.row_number))
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(REJECT_COLUMNS)
-        for reject in rejects:
+        for reject in ordered:
             writer.writerow([reject.row_number, reject.column, reject.value, reject.reason, reject.file])

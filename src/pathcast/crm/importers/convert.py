@@ -60,10 +60,10 @@ def parse_decimal(raw: str, *, decimal_comma: bool = False) -> Decimal:
     return value
 
 
-def parse_int(raw: str) -> int:
+def parse_int(raw: str, *, decimal_comma: bool = False) -> int:
     """A whole number like ``1200`` or ``1,200`` (``1200.0`` is accepted too)."""
     try:
-        value = parse_decimal(raw)
+        value = parse_decimal(raw, decimal_comma=decimal_comma)
     except ValueProblem:
         raise ValueProblem("expected a whole number like 1200") from None
     if value != value.to_integral_value():
@@ -91,24 +91,28 @@ def parse_date(raw: str, formats: Sequence[str] = ()) -> date:
 def parse_datetime(raw: str, formats: Sequence[str] = ()) -> datetime:
     """A moment: ISO 8601 with or without zone (UTC assumed), or a date (noon UTC)."""
     text = raw.strip()
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        parsed = None
-        for fmt in ("%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M", *formats):
-            try:
-                parsed = datetime.strptime(text, fmt)
-                break
-            except ValueError:
-                continue
-        if parsed is None:
-            try:
-                return at_noon(parse_date(text, formats))
-            except ValueProblem:
-                raise ValueProblem("expected a date like 2024-03-31 or 2024-03-31T14:30:00Z") from None
+    parsed = _first_datetime(text, formats)
+    if parsed is None:
+        try:
+            return at_noon(parse_date(text, formats))
+        except ValueProblem:
+            raise ValueProblem("expected a date like 2024-03-31 or 2024-03-31T14:30:00Z") from None
     if len(text) <= 10:
         return at_noon(parsed.date())
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _first_datetime(text: str, formats: Sequence[str]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    for fmt in ("%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M", *formats):
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
 
 
 def at_noon(day: date) -> datetime:
@@ -121,20 +125,40 @@ def at_noon(day: date) -> datetime:
 # Source stage names (normalised: lower case, letters and digits only) -> default stage key.
 STAGE_SYNONYMS: dict[str, str] = {
     # Salesforce standard sales process
-    "prospecting": "lead", "qualification": "qualified", "needsanalysis": "discovery",
-    "valueproposition": "solution", "iddecisionmakers": "solution",
-    "perceptionanalysis": "proposal", "proposalpricequote": "proposal",
-    "negotiationreview": "negotiation", "closedwon": "won", "closedlost": "lost",
+    "prospecting": "lead",
+    "qualification": "qualified",
+    "needsanalysis": "discovery",
+    "valueproposition": "solution",
+    "iddecisionmakers": "solution",
+    "perceptionanalysis": "proposal",
+    "proposalpricequote": "proposal",
+    "negotiationreview": "negotiation",
+    "closedwon": "won",
+    "closedlost": "lost",
     # HubSpot default deal pipeline (internal values and labels normalise alike)
-    "appointmentscheduled": "qualified", "qualifiedtobuy": "discovery",
-    "presentationscheduled": "solution", "decisionmakerboughtin": "proposal",
+    "appointmentscheduled": "qualified",
+    "qualifiedtobuy": "discovery",
+    "presentationscheduled": "solution",
+    "decisionmakerboughtin": "proposal",
     "contractsent": "negotiation",
     # common words
-    "new": "lead", "open": "lead", "prospect": "lead", "qualify": "qualified",
-    "needsassessment": "discovery", "demo": "solution", "poc": "solution",
-    "proofofconcept": "solution", "quote": "proposal", "quoted": "proposal",
-    "negotiating": "negotiation", "closing": "negotiation", "commit": "negotiation",
-    "win": "won", "closedwin": "won", "lose": "lost", "closedlose": "lost",
+    "new": "lead",
+    "open": "lead",
+    "prospect": "lead",
+    "qualify": "qualified",
+    "needsassessment": "discovery",
+    "demo": "solution",
+    "poc": "solution",
+    "proofofconcept": "solution",
+    "quote": "proposal",
+    "quoted": "proposal",
+    "negotiating": "negotiation",
+    "closing": "negotiation",
+    "commit": "negotiation",
+    "win": "won",
+    "closedwin": "won",
+    "lose": "lost",
+    "closedlose": "lost",
 }
 
 
@@ -186,7 +210,9 @@ class StageResolver:
 
 
 def validate(
-    schema: type[BaseModel], data: Mapping[str, Any], columns: Mapping[str, str],
+    schema: type[BaseModel],
+    data: Mapping[str, Any],
+    columns: Mapping[str, str],
     raw: Mapping[str, str],
 ) -> tuple[dict[str, Any] | None, list[Problem]]:
     """Validate ``data`` with ``schema``; each pydantic error becomes a Problem naming the

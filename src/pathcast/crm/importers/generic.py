@@ -44,13 +44,18 @@ ORDER = {"account": 0, "contact": 1, "opportunity": 2}
 FORECAST = {normalise_label(c.value): c.value for c in m.ForecastCategory} | {"bestcase": "best_case"}
 # schema field -> mapping field that feeds it
 SCHEMA_SOURCE = {
-    "parent_id": "parent", "owner_id": "owner", "account_id": "account", "contact_id": "contact",
+    "parent_id": "parent",
+    "owner_id": "owner",
+    "account_id": "account",
+    "contact_id": "contact",
     "stage_id": "stage",
 }
 FIELD_SCHEMA = {field: schema for schema, field in SCHEMA_SOURCE.items()}
 _TARGET = {"parent": "account", "account": "account", "contact": "contact"}
 _CONVERTERS: dict[str, Callable[[str], Any]] = {
-    "text": str, "lower": str.lower, "upper": str.upper, "int": parse_int,
+    "text": str,
+    "lower": str.lower,
+    "upper": str.upper,
 }
 
 
@@ -100,9 +105,13 @@ class RowConverter:
     def _prepare_pipeline(self) -> None:
         session, actor = self.importer.session, self.importer.actor
         if self.mapping.pipeline:
-            pipeline = session.scalars(select(m.Pipeline).where(m.Pipeline.name == self.mapping.pipeline)).first()
+            pipeline = session.scalars(
+                select(m.Pipeline).where(m.Pipeline.name == self.mapping.pipeline)
+            ).first()
             if pipeline is None:
-                pipeline = ensure_pipeline(session, actor=actor, name=self.mapping.pipeline, stages=DEFAULT_STAGES)
+                pipeline = ensure_pipeline(
+                    session, actor=actor, name=self.mapping.pipeline, stages=DEFAULT_STAGES
+                )
         else:
             ensure_default_pipeline(session, actor=actor)
             pipeline = default_pipeline(session)
@@ -197,6 +206,8 @@ class RowConverter:
     def _convert(self, name: str, kind: str, text: str, own_id: str) -> Any:
         if kind in _CONVERTERS:
             return _CONVERTERS[kind](text)
+        if kind == "int":
+            return parse_int(text, decimal_comma=self.mapping.decimal_comma)
         if kind == "decimal":
             return parse_decimal(text, decimal_comma=self.mapping.decimal_comma)
         if kind == "date":
@@ -227,7 +238,9 @@ class RowConverter:
             raise ValueProblem("an account cannot be its own parent")
         record = self.importer.existing(target, self.source).get(key)
         if record is None:
-            raise ValueProblem(f"unknown {target} id {key!r} (not among the {self.source} {target}s imported)")
+            raise ValueProblem(
+                f"unknown {target} id {key!r} (not among the {self.source} {target}s imported)"
+            )
         return int(record.id)
 
     def _account_by_name(self, text: str) -> int | None:
@@ -244,7 +257,9 @@ class RowConverter:
             self._account_names = names
         found = self._account_names.get(text.casefold())
         if found is None:
-            self.importer.report.warnings[f"{self.bound.table.name}: company name matched no account; row imported without the link"] += 1
+            self.importer.report.warnings[
+                f"{self.bound.table.name}: company name matched no account; row imported without the link"
+            ] += 1
         return found
 
     def _owner(self, text: str) -> int | None:
@@ -252,12 +267,18 @@ class RowConverter:
             self._owners = owner_index(self.importer.users(), self.source)
         found = self._owners.get(text.casefold())
         if found is None:
-            self.importer.report.warnings[f"{self.bound.table.name}: owner matched no user; row imported without an owner"] += 1
+            self.importer.report.warnings[
+                f"{self.bound.table.name}: owner matched no user; row imported without an owner"
+            ] += 1
         return found
 
     def _schema_data(self, values: dict[str, Any]) -> dict[str, Any]:
         data: dict[str, Any] = {}
-        plain = {name for name, kind in FIELDS[self.entity].items() if kind not in ("ref", "name_ref", "owner", "stage")}
+        plain = {
+            name
+            for name, kind in FIELDS[self.entity].items()
+            if kind not in ("ref", "name_ref", "owner", "stage")
+        }
         for name in plain - {"first_name", "last_name", "created_at", "closed_at"}:
             if name in values:
                 data[name] = values[name]
@@ -294,8 +315,12 @@ class RowConverter:
         if closed_at is not None and created is not None and created <= closed_at:
             late = {"expected_close_date": validated.pop("expected_close_date")} if close_date else {}
             return DealPlan(
-                values=validated, stage=stage, opened_at=created, opening_stage=self.resolver.first_open(),
-                closed_at=closed_at, late=late,
+                values=validated,
+                stage=stage,
+                opened_at=created,
+                opening_stage=self.resolver.first_open(),
+                closed_at=closed_at,
+                late=late,
             )
         return DealPlan(values=validated, stage=stage, opened_at=closed_at or created, closed_at=closed_at)
 

@@ -23,57 +23,132 @@ from pathcast.crm.importers.mapping import ColumnMapping
 US_DATES = ("%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M %p")
 
 
-def _layout(label: str, entity: str, source: str, external_id: tuple[str, ...],
-            columns: dict[str, tuple[str, ...]]) -> ColumnMapping:
+def _layout(
+    label: str, entity: str, source: str, external_id: tuple[str, ...], columns: dict[str, tuple[str, ...]]
+) -> ColumnMapping:
     return ColumnMapping(
-        entity=entity, source=source, external_id=external_id, columns=columns,
-        date_formats=US_DATES, label=label, strict=False,
+        entity=entity,
+        source=source,
+        external_id=external_id,
+        columns=columns,
+        date_formats=US_DATES,
+        label=label,
+        strict=False,
     )
 
 
 SALESFORCE = {
-    "account": _layout("Salesforce Account", "account", "salesforce", ("Id",), {
-        "name": ("Name",), "industry": ("Industry",), "city": ("BillingCity", "ShippingCity"),
-        "region": ("BillingState", "ShippingState"),
-        "country": ("BillingCountry", "ShippingCountry"), "website": ("Website",),
-        "employees": ("NumberOfEmployees",), "annual_revenue": ("AnnualRevenue",),
-        "parent": ("ParentId",), "owner": ("OwnerId",), "notes": ("Description",),
-    }),
-    "contact": _layout("Salesforce Contact", "contact", "salesforce", ("Id",), {
-        "first_name": ("FirstName",), "last_name": ("LastName",), "email": ("Email",),
-        "phone": ("Phone", "MobilePhone"), "title": ("Title",), "department": ("Department",),
-        "account": ("AccountId",), "owner": ("OwnerId",), "notes": ("Description",),
-    }),
-    "opportunity": _layout("Salesforce Opportunity", "opportunity", "salesforce", ("Id",), {
-        "name": ("Name",), "account": ("AccountId",), "contact": ("ContactId",),
-        "stage": ("StageName",), "amount": ("Amount",), "expected_close_date": ("CloseDate",),
-        "forecast_category": ("ForecastCategoryName", "ForecastCategory"),
-        "currency": ("CurrencyIsoCode",), "created_at": ("CreatedDate",),
-        "lead_source": ("LeadSource",), "owner": ("OwnerId",), "description": ("Description",),
-    }),
+    "account": _layout(
+        "Salesforce Account",
+        "account",
+        "salesforce",
+        ("Id",),
+        {
+            "name": ("Name",),
+            "industry": ("Industry",),
+            "city": ("BillingCity", "ShippingCity"),
+            "region": ("BillingState", "ShippingState"),
+            "country": ("BillingCountry", "ShippingCountry"),
+            "website": ("Website",),
+            "employees": ("NumberOfEmployees",),
+            "annual_revenue": ("AnnualRevenue",),
+            "parent": ("ParentId",),
+            "owner": ("OwnerId",),
+            "notes": ("Description",),
+        },
+    ),
+    "contact": _layout(
+        "Salesforce Contact",
+        "contact",
+        "salesforce",
+        ("Id",),
+        {
+            "first_name": ("FirstName",),
+            "last_name": ("LastName",),
+            "email": ("Email",),
+            "phone": ("Phone", "MobilePhone"),
+            "title": ("Title",),
+            "department": ("Department",),
+            "account": ("AccountId",),
+            "owner": ("OwnerId",),
+            "notes": ("Description",),
+        },
+    ),
+    "opportunity": _layout(
+        "Salesforce Opportunity",
+        "opportunity",
+        "salesforce",
+        ("Id",),
+        {
+            "name": ("Name",),
+            "account": ("AccountId",),
+            "contact": ("ContactId",),
+            "stage": ("StageName",),
+            "amount": ("Amount",),
+            "expected_close_date": ("CloseDate",),
+            "forecast_category": ("ForecastCategoryName", "ForecastCategory"),
+            "currency": ("CurrencyIsoCode",),
+            "created_at": ("CreatedDate",),
+            "lead_source": ("LeadSource",),
+            "owner": ("OwnerId",),
+            "description": ("Description",),
+        },
+    ),
 }
 
 HUBSPOT = {
-    "account": _layout("HubSpot companies", "account", "hubspot", ("Record ID", "Company ID"), {
-        "name": ("Company name", "Name"), "industry": ("Industry",), "city": ("City",),
-        "region": ("State/Region",), "country": ("Country/Region", "Country"),
-        "employees": ("Number of Employees",), "annual_revenue": ("Annual Revenue",),
-        "owner": ("Company owner",), "website": ("Website URL", "Company Domain Name"),
-        "notes": ("Description",),
-    }),
-    "contact": _layout("HubSpot contacts", "contact", "hubspot", ("Record ID", "Contact ID"), {
-        "first_name": ("First Name",), "last_name": ("Last Name",), "email": ("Email",),
-        "phone": ("Phone Number", "Mobile Phone Number"), "title": ("Job Title",),
-        "account": ("Associated Company IDs", "Associated Company ID"),
-        "account_name": ("Company Name", "Associated Company"), "owner": ("Contact owner",),
-    }),
-    "opportunity": _layout("HubSpot deals", "opportunity", "hubspot", ("Record ID", "Deal ID"), {
-        "name": ("Deal Name",), "stage": ("Deal Stage",), "amount": ("Amount",),
-        "expected_close_date": ("Close Date",), "created_at": ("Create Date",),
-        "owner": ("Deal owner",), "account": ("Associated Company IDs", "Associated Company ID"),
-        "account_name": ("Associated Company",), "currency": ("Currency", "Deal currency code"),
-        "description": ("Deal Description",),
-    }),
+    "account": _layout(
+        "HubSpot companies",
+        "account",
+        "hubspot",
+        ("Record ID", "Company ID"),
+        {
+            "name": ("Company name", "Name"),
+            "industry": ("Industry",),
+            "city": ("City",),
+            "region": ("State/Region",),
+            "country": ("Country/Region", "Country"),
+            "employees": ("Number of Employees",),
+            "annual_revenue": ("Annual Revenue",),
+            "owner": ("Company owner",),
+            "website": ("Website URL", "Company Domain Name"),
+            "notes": ("Description",),
+        },
+    ),
+    "contact": _layout(
+        "HubSpot contacts",
+        "contact",
+        "hubspot",
+        ("Record ID", "Contact ID"),
+        {
+            "first_name": ("First Name",),
+            "last_name": ("Last Name",),
+            "email": ("Email",),
+            "phone": ("Phone Number", "Mobile Phone Number"),
+            "title": ("Job Title",),
+            "account": ("Associated Company IDs", "Associated Company ID"),
+            "account_name": ("Company Name", "Associated Company"),
+            "owner": ("Contact owner",),
+        },
+    ),
+    "opportunity": _layout(
+        "HubSpot deals",
+        "opportunity",
+        "hubspot",
+        ("Record ID", "Deal ID"),
+        {
+            "name": ("Deal Name",),
+            "stage": ("Deal Stage",),
+            "amount": ("Amount",),
+            "expected_close_date": ("Close Date",),
+            "created_at": ("Create Date",),
+            "owner": ("Deal owner",),
+            "account": ("Associated Company IDs", "Associated Company ID"),
+            "account_name": ("Associated Company",),
+            "currency": ("Currency", "Deal currency code"),
+            "description": ("Deal Description",),
+        },
+    ),
 }
 
 

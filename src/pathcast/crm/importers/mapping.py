@@ -49,26 +49,60 @@ from pathcast.crm.importers.base import CsvTable, ImportInputError, SourceRow
 
 FIELDS: dict[str, dict[str, str]] = {
     "account": {
-        "name": "text", "website": "text", "industry": "text", "tier": "lower", "region": "text",
-        "country": "text", "city": "text", "employees": "int", "annual_revenue": "decimal",
-        "year_established": "int", "notes": "text", "parent": "ref", "owner": "owner",
+        "name": "text",
+        "website": "text",
+        "industry": "text",
+        "tier": "lower",
+        "region": "text",
+        "country": "text",
+        "city": "text",
+        "employees": "int",
+        "annual_revenue": "decimal",
+        "year_established": "int",
+        "notes": "text",
+        "parent": "ref",
+        "owner": "owner",
     },
     "contact": {
-        "name": "text", "first_name": "text", "last_name": "text", "title": "text",
-        "department": "text", "email": "text", "phone": "text", "notes": "text",
-        "account": "ref", "account_name": "name_ref", "owner": "owner",
+        "name": "text",
+        "first_name": "text",
+        "last_name": "text",
+        "title": "text",
+        "department": "text",
+        "email": "text",
+        "phone": "text",
+        "notes": "text",
+        "account": "ref",
+        "account_name": "name_ref",
+        "owner": "owner",
     },
     "opportunity": {
-        "name": "text", "account": "ref", "account_name": "name_ref", "contact": "ref",
-        "stage": "stage", "amount": "decimal", "currency": "upper", "expected_close_date": "date",
-        "created_at": "datetime", "closed_at": "datetime", "forecast_category": "forecast",
-        "lead_source": "text", "description": "text", "owner": "owner",
+        "name": "text",
+        "account": "ref",
+        "account_name": "name_ref",
+        "contact": "ref",
+        "stage": "stage",
+        "amount": "decimal",
+        "currency": "upper",
+        "expected_close_date": "date",
+        "created_at": "datetime",
+        "closed_at": "datetime",
+        "forecast_category": "forecast",
+        "lead_source": "text",
+        "description": "text",
+        "owner": "owner",
     },
 }
 ENTITY_ALIASES = {
-    "account": "account", "accounts": "account", "company": "account", "companies": "account",
-    "contact": "contact", "contacts": "contact",
-    "opportunity": "opportunity", "opportunities": "opportunity", "deal": "opportunity",
+    "account": "account",
+    "accounts": "account",
+    "company": "account",
+    "companies": "account",
+    "contact": "contact",
+    "contacts": "contact",
+    "opportunity": "opportunity",
+    "opportunities": "opportunity",
+    "deal": "opportunity",
     "deals": "opportunity",
 }
 _TOP_KEYS = {"entity", "source", "external_id", "columns", "values", "options", "file", "label"}
@@ -220,11 +254,17 @@ def parse_mapping(document: Any, where: str) -> ColumnMapping:
         raise ImportInputError(f"{where}: options.currency must be a code like 'EUR'")
     file = document.get("file")
     return ColumnMapping(
-        entity=entity, source=source, external_id=external_id, columns=columns, values=values,
-        date_formats=date_formats, decimal_comma=bool(options.get("decimal_comma", False)),
+        entity=entity,
+        source=source,
+        external_id=external_id,
+        columns=columns,
+        values=values,
+        date_formats=date_formats,
+        decimal_comma=bool(options.get("decimal_comma", False)),
         currency=currency.upper() if currency else None,
         pipeline=str(options["pipeline"]) if options.get("pipeline") else None,
-        file=str(file) if file else None, label=str(document.get("label", "")),
+        file=str(file) if file else None,
+        label=str(document.get("label", "")),
     )
 
 
@@ -261,7 +301,8 @@ def choose_mapping(mappings: Sequence[ColumnMapping], table: CsvTable) -> Column
         if mapping.file and fnmatch.fnmatch(table.name.lower(), mapping.file.lower()):
             return mapping
     fitting = [
-        mapping for mapping in mappings
+        mapping
+        for mapping in mappings
         if not mapping.file
         and any(table.has(c) for c in mapping.external_id)
         and all(any(table.has(c) for c in alts) for alts in mapping.columns.values())

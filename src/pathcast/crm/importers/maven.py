@@ -25,18 +25,13 @@ no date at all: they are created at the latest date found in the pipeline file
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
-from pathcast.auth import service as auth_service
-from pathcast.auth.models import Role, Team, User
+from pathcast.auth.models import User
 from pathcast.crm import models as m
 from pathcast.crm import schemas as s
 from pathcast.crm.importers.base import CsvTable, ImportInputError, SourceRow
@@ -44,7 +39,6 @@ from pathcast.crm.importers.convert import (
     Problem,
     ValueProblem,
     at_noon,
-    changed_fields,
     fit_columns,
     normalise_label,
     normalise_numbers,
@@ -53,12 +47,10 @@ from pathcast.crm.importers.convert import (
     parse_int,
     validate,
 )
+from pathcast.crm.importers.maven_people import SOURCE, MavenPeople, run_rows
 from pathcast.crm.importers.writer import DealPlan, Importer, Outcome, RowRejected
 from pathcast.crm.service.pipelines import ensure_pipeline, stages_of
-from pathcast.errors import Conflict
 
-SOURCE = "maven"
-EMAIL_DOMAIN = "maven-crm.example.com"
 PIPELINE = "Maven"
 STAGES: list[tuple[str, str, str, int, m.StageClass]] = [
     ("prospecting", "Prospecting", "潜在", 10, m.StageClass.open),
@@ -69,12 +61,38 @@ STAGES: list[tuple[str, str, str, int, m.StageClass]] = [
 FILES = {
     "sales_teams": ("sales_agent", "manager", "regional_office"),
     "products": ("product", "series", "sales_price"),
-    "accounts": ("account", "sector", "year_established", "revenue", "employees",
-                 "office_location", "subsidiary_of"),
-    "sales_pipeline": ("opportunity_id", "sales_agent", "product", "account", "deal_stage",
-                       "engage_date", "close_date", "close_value"),
+    "accounts": (
+        "account",
+        "sector",
+        "year_established",
+        "revenue",
+        "employees",
+        "office_location",
+        "subsidiary_of",
+    ),
+    "sales_pipeline": (
+        "opportunity_id",
+        "sales_agent",
+        "product",
+        "account",
+        "deal_stage",
+        "engage_date",
+        "close_date",
+        "close_value",
+    ),
 }
 MILLION = Decimal(1_000_000)
+# schema field -> CSV column, for naming the column in rejects
+PRODUCT_COLUMNS = {"code": "product", "name": "product", "family": "series", "list_price": "sales_price"}
+ACCOUNT_COLUMNS = {
+    "name": "account",
+    "industry": "sector",
+    "annual_revenue": "revenue",
+    "country": "office_location",
+    "parent_id": "subsidiary_of",
+    "year_established": "year_established",
+    "employees": "employees",
+}
 
 
 def maven_files(paths: list[Path]) -> list[Path]:
@@ -84,7 +102,9 @@ def maven_files(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             found = [path / f"{name}.csv" for name in FILES if (path / f"{name}.csv").is_file()]
             if not found:
-                raise ImportInputError(f"{path}: none of {', '.join(f'{n}.csv' for n in FILES)} is in this folder")
+                raise ImportInputError(
+                    f"{path}: none of {', '.join(f'{n}.csv' for n in FILES)} is in this folder"
+                )
             files.extend(found)
         else:
             files.append(path)
@@ -107,13 +127,6 @@ def classify(tables: list[CsvTable]) -> dict[str, CsvTable]:
     return kinds
 
 
-def email_for(name: str) -> str:
-    """``Mei-Mei Johns`` -> ``mei-mei.johns@maven-crm.example.com``."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    parts = [re.sub(r"[^a-z0-9-]", "", part) for part in ascii_name.lower().split()]
-    return ".".join(part for part in parts if part) + "@" + EMAIL_DOMAIN
-
-
 class MavenImport:
     """Runs the four Maven files through the importer in dependency order."""
 
@@ -123,7 +136,6 @@ class MavenImport:
         self.session = importer.session
         self.actor = importer.actor
         self.users: dict[str, User] = {}
-        self.teams: dict[str, Team] = {}
         self.stages: dict[str, m.Stage] = {}
         self.products: dict[str, m.Product] = {}
         self.accounts: dict[str, m.Account] = {}
@@ -132,8 +144,10 @@ class MavenImport:
 
     def run(self) -> None:
         steps: list[tuple[str, str, Callable[[CsvTable], None]]] = [
-            ("sales_teams", "user", self._teams), ("products", "product", self._products),
-            ("accounts", "account", self._accounts), ("sales_pipeline", "opportunity", self._deals),
+            ("sales_teams", "user", MavenPeople(importer=self.importer).run),
+            ("products", "product", self._products),
+            ("accounts", "account", self._accounts),
+            ("sales_pipeline", "opportunity", self._deals),
         ]
         for kind, entity, step in steps:
             table = self.tables.get(kind)
@@ -142,103 +156,36 @@ class MavenImport:
                 step(table)
                 self.importer.commit_chunk()
 
-    def _rows(self, table: CsvTable, entity: str, rows: list[SourceRow],
-              work: Callable[[dict[str, str], SourceRow], Outcome], columns: dict[str, str]) -> None:
-        total = len(rows)
-        task = f"{table.name} ({entity})"
-        positions = {name: table.column_index(name) for name in FILES[_kind(table)]}
-        for done, row in enumerate(rows, start=1):
-            cells = {name: row.cells[i].strip() for name, i in positions.items() if i is not None}
-            self.importer.run_row(entity, table.name, row, _bind(work, cells, row), columns)
-            if self.importer.progress is not None:
-                self.importer.progress(task, done, total)
-
-    # --- teams, managers, agents ---------------------------------------------------------
-
-    def _teams(self, table: CsvTable) -> None:
-        self.users = self.importer.existing("user", SOURCE)
-        self.teams = {team.name: team for team in self.session.scalars(select(Team))}
-        first_rows: dict[str, SourceRow] = {}
-        manager_index = table.column_index("manager")
-        assert manager_index is not None
-        for row in table.rows:
-            manager = row.cells[manager_index].strip()
-            if manager and manager not in first_rows:
-                first_rows[manager] = row
-        self._rows(table, "team", list(first_rows.values()), self._team, {})
-        self._rows(table, "user", list(first_rows.values()), self._manager, {})
-        self._rows(table, "user", table.rows, self._agent, {})
-
-    def _team_of(self, manager: str) -> Team | None:
-        user = self.users.get(manager)
-        if user is not None and user.team_id is not None:
-            return self.session.get(Team, user.team_id)
-        return None
-
-    def _team(self, cells: dict[str, str], row: SourceRow) -> Outcome:
-        manager, region = cells["manager"], cells.get("regional_office") or None
-        if self._team_of(manager) is not None:
-            return "unchanged"
-        name = f"{manager} ({region})" if region else manager
-        if name in self.teams:
-            return "unchanged"
-        team = auth_service.create_team(self.session, actor=self.actor, name=name, region=region)
-        self.importer.remember(self.teams, name, team)
-        return "imported"
-
-    def _manager(self, cells: dict[str, str], row: SourceRow) -> Outcome:
-        manager, region = cells["manager"], cells.get("regional_office") or None
-        team = self._team_of(manager) or self.teams.get(f"{manager} ({region})" if region else manager)
-        if team is None:
-            raise RowRejected([Problem("manager", manager, "the manager's team could not be created")])
-        outcome = self._user(manager, Role.manager, team.id, "manager")
-        if team.manager_id != self.users[manager].id:
-            auth_service.set_team_manager(self.session, actor=self.actor, team=team, manager_id=self.users[manager].id)
-        return outcome
-
-    def _agent(self, cells: dict[str, str], row: SourceRow) -> Outcome:
-        agent, manager = cells["sales_agent"], cells.get("manager", "")
-        if not agent:
-            raise RowRejected([Problem("sales_agent", "", "required value is empty")])
-        team = self._team_of(manager) if manager else None
-        return self._user(agent, Role.rep, team.id if team else None, "sales_agent")
-
-    def _user(self, name: str, role: Role, team_id: int | None, column: str) -> Outcome:
-        current: User | None = self.users.get(name)
-        if current is None:
-            try:
-                user = auth_service.create_user(
-                    self.session, actor=self.actor, email=email_for(name), name=name, role=role,
-                    team_id=team_id, locale="en", external_source=SOURCE, external_id=name,
-                )
-            except Conflict:
-                raise RowRejected([Problem(column, name, f"e-mail {email_for(name)} belongs to another user")]) from None
-            self.importer.remember(self.users, name, user)
-            self.importer.remember_user(user)
-            return "imported"
-        changes = changed_fields(current, {"name": name, "role": role.value, "team_id": team_id})
-        if not changes:
-            return "unchanged"
-        auth_service.update_user(self.session, actor=self.actor, user=current, changes=changes)
-        return "updated"
+    def _rows(
+        self,
+        table: CsvTable,
+        entity: str,
+        rows: list[SourceRow],
+        work: Callable[[dict[str, str], SourceRow], Outcome],
+        columns: dict[str, str],
+    ) -> None:
+        run_rows(self.importer, table, entity, rows, work, columns, FILES[_kind(table)])
 
     # --- products and accounts ---------------------------------------------------------
 
     def _products(self, table: CsvTable) -> None:
-        columns = {"code": "product", "name": "product", "family": "series", "list_price": "sales_price"}
-        self._rows(table, "product", table.rows, self._product, columns)
+        self._rows(table, "product", table.rows, self._product, PRODUCT_COLUMNS)
 
     def _product(self, cells: dict[str, str], row: SourceRow) -> Outcome:
         name = cells["product"]
         problems: list[Problem] = []
-        data: dict[str, Any] = {"code": name, "name": name, "family": cells.get("series") or None, "currency": "USD"}
+        data: dict[str, Any] = {
+            "code": name,
+            "name": name,
+            "family": cells.get("series") or None,
+            "currency": "USD",
+        }
         if cells.get("sales_price"):
             try:
                 data["list_price"] = parse_decimal(cells["sales_price"])
             except ValueProblem as problem:
                 problems.append(Problem("sales_price", cells["sales_price"], str(problem)))
-        columns = {"code": "product", "name": "product", "family": "series", "list_price": "sales_price"}
-        values = self._validated(s.ProductCreate, m.Product, data, columns, cells, problems)
+        values = self._validated(s.ProductCreate, m.Product, data, PRODUCT_COLUMNS, cells, problems)
         return self.importer.upsert("product", SOURCE, name, values)
 
     def _accounts(self, table: CsvTable) -> None:
@@ -258,20 +205,21 @@ class MavenImport:
 
         for row in table.rows:
             place(row, 0)
-        columns = {"name": "account", "industry": "sector", "annual_revenue": "revenue",
-                   "country": "office_location", "parent_id": "subsidiary_of"}
-        self._rows(table, "account", ordered, self._account, columns)
+        self._rows(table, "account", ordered, self._account, ACCOUNT_COLUMNS)
 
     def _account(self, cells: dict[str, str], row: SourceRow) -> Outcome:
         name = cells["account"]
         problems: list[Problem] = []
         data: dict[str, Any] = {
-            "name": name, "industry": cells.get("sector") or None,
+            "name": name,
+            "industry": cells.get("sector") or None,
             "country": cells.get("office_location") or None,
         }
-        for field, column, parse in (("year_established", "year_established", parse_int),
-                                     ("employees", "employees", parse_int),
-                                     ("annual_revenue", "revenue", parse_decimal)):
+        for field, column, parse in (
+            ("year_established", "year_established", parse_int),
+            ("employees", "employees", parse_int),
+            ("annual_revenue", "revenue", parse_decimal),
+        ):
             text = cells.get(column, "")
             if text:
                 try:
@@ -289,14 +237,18 @@ class MavenImport:
                 problems.append(Problem("subsidiary_of", parent, f"unknown account {parent!r}"))
             else:
                 data["parent_id"] = record.id
-        columns = {"name": "account", "industry": "sector", "annual_revenue": "revenue",
-                   "country": "office_location", "parent_id": "subsidiary_of",
-                   "year_established": "year_established", "employees": "employees"}
-        values = self._validated(s.AccountCreate, m.Account, data, columns, cells, problems)
+        values = self._validated(s.AccountCreate, m.Account, data, ACCOUNT_COLUMNS, cells, problems)
         return self.importer.upsert("account", SOURCE, name, values)
 
-    def _validated(self, schema: type[Any], model: type[Any], data: dict[str, Any],
-                   columns: dict[str, str], cells: dict[str, str], problems: list[Problem]) -> dict[str, Any]:
+    def _validated(
+        self,
+        schema: type[Any],
+        model: type[Any],
+        data: dict[str, Any],
+        columns: dict[str, str],
+        cells: dict[str, str],
+        problems: list[Problem],
+    ) -> dict[str, Any]:
         if not data.get("name"):
             problems.append(Problem(columns["name"], "", "required value is empty"))
         shown = {field: cells.get(column, "") for field, column in columns.items()}
@@ -322,7 +274,9 @@ class MavenImport:
         self.accounts = self.importer.existing("account", SOURCE)
         self.users = self.importer.existing("user", SOURCE)
         self.latest = _latest_date(table)
-        self._rows(table, "opportunity", table.rows, self._deal, {"owner_id": "sales_agent", "account_id": "account"})
+        self._rows(
+            table, "opportunity", table.rows, self._deal, {"owner_id": "sales_agent", "account_id": "account"}
+        )
 
     def _deal(self, cells: dict[str, str], row: SourceRow) -> Outcome:
         problems: list[Problem] = []
@@ -331,11 +285,17 @@ class MavenImport:
             problems.append(Problem("opportunity_id", "", "required value is empty"))
         agent = self.users.get(cells["sales_agent"])
         if agent is None:
-            reason = "required value is empty" if not cells["sales_agent"] else "unknown sales agent (not in sales_teams.csv)"
+            reason = (
+                "required value is empty"
+                if not cells["sales_agent"]
+                else "unknown sales agent (not in sales_teams.csv)"
+            )
             problems.append(Problem("sales_agent", cells["sales_agent"], reason))
         product = self.products.get(normalise_label(cells["product"]))
         if product is None:
-            reason = "required value is empty" if not cells["product"] else "unknown product (not in products.csv)"
+            reason = (
+                "required value is empty" if not cells["product"] else "unknown product (not in products.csv)"
+            )
             problems.append(Problem("product", cells["product"], reason))
         account = self.accounts.get(cells["account"]) if cells["account"] else None
         if cells["account"] and account is None:
@@ -344,7 +304,13 @@ class MavenImport:
         stage = self.stages.get(stage_key)
         if stage is None:
             known = ", ".join(name for _, name, *_ in STAGES)
-            problems.append(Problem("deal_stage", cells["deal_stage"], f"unknown stage {cells['deal_stage']!r} (known: {known})"))
+            problems.append(
+                Problem(
+                    "deal_stage",
+                    cells["deal_stage"],
+                    f"unknown stage {cells['deal_stage']!r} (known: {known})",
+                )
+            )
         engaged = self._date(cells, "engage_date", problems, required=stage_key not in ("prospecting", ""))
         closing = stage is not None and stage.status_class != m.StageClass.open.value
         closed = self._date(cells, "close_date", problems, required=closing)
@@ -364,15 +330,25 @@ class MavenImport:
             raise RowRejected(problems)
         values: dict[str, Any] = {
             "name": f"{cells['account'] or 'Unassigned'} – {product.name}",
-            "account_id": account.id if account else None, "owner_id": agent.id, "currency": "USD",
-            "pipeline_id": self.pipeline_id, "amount": product.list_price,
+            "account_id": account.id if account else None,
+            "owner_id": agent.id,
+            "currency": "USD",
+            "pipeline_id": self.pipeline_id,
+            "amount": product.list_price,
         }
-        columns = {"name": "account", "account_id": "account", "owner_id": "sales_agent", "amount": "close_value"}
+        columns = {
+            "name": "account",
+            "account_id": "account",
+            "owner_id": "sales_agent",
+            "amount": "close_value",
+        }
         checked = {**values, "stage_id": stage.id, "external_source": SOURCE, "external_id": external_id}
         if close_value is not None:
             checked["amount"] = close_value
         validated, invalid = validate(s.OpportunityCreate, checked, columns, cells)
-        problems = invalid + fit_columns(m.Opportunity, {"name": values["name"], "external_id": external_id}, columns)
+        problems = invalid + fit_columns(
+            m.Opportunity, {"name": values["name"], "external_id": external_id}, columns
+        )
         if problems:
             raise RowRejected(problems)
         assert validated is not None
@@ -387,7 +363,9 @@ class MavenImport:
                 plan.late = normalise_numbers(m.Opportunity, {"amount": close_value})
         return self.importer.upsert_deal(SOURCE, external_id, plan)
 
-    def _date(self, cells: dict[str, str], column: str, problems: list[Problem], *, required: bool) -> date | None:
+    def _date(
+        self, cells: dict[str, str], column: str, problems: list[Problem], *, required: bool
+    ) -> date | None:
         text = cells[column]
         if not text:
             if required:
@@ -414,8 +392,3 @@ def _latest_date(table: CsvTable) -> date:
 
 def _kind(table: CsvTable) -> str:
     return next(k for k, cols in FILES.items() if all(table.has(c) for c in cols))
-
-
-def _bind(work: Callable[[dict[str, str], SourceRow], Outcome], cells: dict[str, str], row: SourceRow) -> Callable[[], Outcome]:
-    return lambda: work(cells, row)
-

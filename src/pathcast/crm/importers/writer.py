@@ -75,8 +75,14 @@ class Importer:
     """The write side shared by every format: caches, savepoints, chunked commits."""
 
     def __init__(
-        self, session: Session, *, actor: Actor, report: ImportReport, dry_run: bool,
-        chunk_size: int = 500, progress: Progress | None = None,
+        self,
+        session: Session,
+        *,
+        actor: Actor,
+        report: ImportReport,
+        dry_run: bool,
+        chunk_size: int = 500,
+        progress: Progress | None = None,
     ) -> None:
         self.session = session
         self.actor = actor
@@ -111,7 +117,7 @@ class Importer:
     def remember(self, index: dict[str, T], key: str, record: T) -> None:
         """Cache a record made by the current row (forgotten again if the row fails)."""
         index[key] = record
-        self._undo.append(lambda: index.pop(key, None))
+        self._undo.append(lambda: _forget(index, key))
 
     def remember_user(self, user: User) -> None:
         users = self.users()
@@ -120,14 +126,20 @@ class Importer:
 
     def has_line(self, opportunity_id: int, product_id: int) -> bool:
         if self._lines is None:
-            rows = self.session.execute(select(m.OpportunityLine.opportunity_id, m.OpportunityLine.product_id))
+            rows = self.session.execute(
+                select(m.OpportunityLine.opportunity_id, m.OpportunityLine.product_id)
+            )
             self._lines = {(row[0], row[1]) for row in rows}
         return (opportunity_id, product_id) in self._lines
 
     # --- rows ----------------------------------------------------------------------
 
     def run_row(
-        self, entity: str, file: str, row: SourceRow, work: Callable[[], Outcome],
+        self,
+        entity: str,
+        file: str,
+        row: SourceRow,
+        work: Callable[[], Outcome],
         columns: Mapping[str, str] | None = None,
     ) -> Outcome | None:
         """Run one row's writes in a savepoint; count the outcome or record the rejects.
@@ -137,15 +149,16 @@ class Importer:
         problems: list[Problem]
         self._undo = []
         try:
-            import os, contextlib
-            with (self.session.begin_nested() if not os.environ.get('NOSP') else contextlib.nullcontext()):
+            with self.session.begin_nested():
                 outcome = work()
         except RowRejected as rejected:
             problems = rejected.problems
         except InvalidInput as error:
             names = columns or {}
             problems = [
-                Problem(names.get(item.field, item.field), _param(item.params), _reason(item.code, item.params))
+                Problem(
+                    names.get(item.field, item.field), _param(item.params), _reason(item.code, item.params)
+                )
                 for item in error.errors
             ]
         except PathcastError as error:
@@ -170,7 +183,9 @@ class Importer:
         """Record a rejected row (one line per problem)."""
         self.report.counts(entity).rejected += 1
         for problem in problems:
-            self.report.rejects.append(Reject(row_number, problem.column, problem.value, problem.reason, file))
+            self.report.rejects.append(
+                Reject(row_number, problem.column, problem.value, problem.reason, file)
+            )
 
     def reject_unreadable(self, entity: str, rejects: list[Reject]) -> None:
         """Rows the reader could not use (shape, encoding), counted once per row."""
@@ -249,13 +264,19 @@ class Importer:
         closing = stage_id is not None and plan.stage.status_class != m.StageClass.open.value
         if stage_id is not None:
             change_stage(
-                self.session, actor=self.actor, opportunity=deal, to_stage_id=stage_id,
+                self.session,
+                actor=self.actor,
+                opportunity=deal,
+                to_stage_id=stage_id,
                 occurred_at=plan.closed_at if closing else None,
             )
         late = {name: changes.pop(name) for name in list(changes) if name in plan.late}
         if late:
             update_opportunity(
-                self.session, actor=self.actor, opportunity=deal, changes=late,
+                self.session,
+                actor=self.actor,
+                opportunity=deal,
+                changes=late,
                 occurred_at=plan.closed_at if closing else None,
             )
         if changes:
@@ -267,7 +288,10 @@ class Importer:
     def _create_deal(self, source: str, external_id: str, plan: DealPlan) -> m.Opportunity:
         opening = plan.opening_stage or plan.stage
         data = {
-            **plan.values, "stage_id": opening.id, "external_source": source, "external_id": external_id,
+            **plan.values,
+            "stage_id": opening.id,
+            "external_source": source,
+            "external_id": external_id,
         }
         if plan.opening_amount is not None:
             data["amount"] = plan.opening_amount
@@ -276,7 +300,10 @@ class Importer:
             self._add_line(deal.id, plan.line, plan.opened_at)
         if opening.id != plan.stage.id:
             change_stage(
-                self.session, actor=self.actor, opportunity=deal, to_stage_id=plan.stage.id,
+                self.session,
+                actor=self.actor,
+                opportunity=deal,
+                to_stage_id=plan.stage.id,
                 occurred_at=plan.closed_at,
             )
         late = changed_fields(deal, plan.late)
@@ -289,7 +316,9 @@ class Importer:
     def _add_line(self, opportunity_id: int, line: tuple[int, Decimal], at: datetime | None) -> None:
         product_id, unit_price = line
         create_record(
-            self.session, actor=self.actor, spec=SPECS["opportunity_line"],
+            self.session,
+            actor=self.actor,
+            spec=SPECS["opportunity_line"],
             data={"opportunity_id": opportunity_id, "product_id": product_id, "unit_price": unit_price},
             occurred_at=at,
         )
@@ -297,6 +326,10 @@ class Importer:
         if lines is not None:
             lines.add((opportunity_id, product_id))
             self._undo.append(lambda: lines.discard((opportunity_id, product_id)))
+
+
+def _forget(index: dict[str, Any], key: str) -> None:
+    index.pop(key, None)
 
 
 def _param(params: Mapping[str, Any]) -> str:
