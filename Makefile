@@ -51,7 +51,7 @@ format: $(PY_STAMP)
 	$(BIN)/ruff check --fix src tests bench migrations
 
 test: setup chromium lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 bench: setup
 	$(BIN)/python bench/run.py

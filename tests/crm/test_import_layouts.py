@@ -66,7 +66,7 @@ def test_salesforce_export_imports_with_links_in_entity_order(db_url: str, tmp_p
         # a 15-character AccountId links to the account exported with its 18-character id
         assert smith.account_id == accounts["001A000001GlobxIAB"].id
         wang = contacts["003A000001WangFIAR"]
-        assert wang.name == "芳 王"
+        assert wang.name == "王芳"  # family name first for Chinese names
 
         keys = {ext: _stage_key(session, deal) for ext, deal in deals.items()}
         assert keys == {
@@ -130,6 +130,7 @@ def test_hubspot_export_imports_with_links_and_owners(db_url: str, tmp_path: Pat
         alice = contacts["7002"]
         assert alice.account_id == umbrella.id  # first of "5002;5001"
         assert alice.title == "VP Procurement"
+        assert contacts["7003"].name == "李雷"
         keys = {ext: _stage_key(session, deal) for ext, deal in deals.items()}
         assert keys == {
             "9001": "won",

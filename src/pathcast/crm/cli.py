@@ -67,7 +67,7 @@ def import_crm(
 
     upgrade()
     try:
-        if sys.stderr.isatty() and not as_json:
+        if sys.stderr.isatty():
             report = _with_progress(paths, format.value, mapping, dry_run, rejects, encoding)
         else:
             report = run_import(
@@ -108,7 +108,7 @@ def _with_progress(
                 tasks[task] = bar.add_task(task, total=total)
             # redrawing on every row would cost more than the row itself
             if done == total or done % 50 == 0:
-                bar.update(tasks[task], completed=done)
+                bar.update(tasks[task], completed=done, total=total)
 
         callback: Progress = advance
         return run_import(

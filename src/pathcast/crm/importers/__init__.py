@@ -131,10 +131,9 @@ def run_import(
             if not isinstance(target, Session):
                 session.close()
 
-    if report.rejects or rejects_path is not None:
-        path = (
-            Path(rejects_path) if rejects_path else default_rejects_path(inputs[0], get_settings().data_dir)
-        )
+    path = Path(rejects_path) if rejects_path else default_rejects_path(inputs[0], get_settings().data_dir)
+    # a clean run still empties the rejects file of an earlier run, so it cannot mislead
+    if report.rejects or rejects_path is not None or path.exists():
         write_rejects(path, report.rejects)
         report.rejects_path = path
     report.elapsed_seconds = time.perf_counter() - started

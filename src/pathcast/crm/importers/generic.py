@@ -283,7 +283,7 @@ class RowConverter:
             if name in values:
                 data[name] = values[name]
         if self.entity == "contact" and "name" not in data:
-            joined = " ".join(values[p] for p in ("first_name", "last_name") if values.get(p))
+            joined = full_name(values.get("first_name", ""), values.get("last_name", ""))
             if joined:
                 data["name"] = joined
         for field in ("parent", "owner", "account", "contact"):
@@ -323,6 +323,18 @@ class RowConverter:
                 late=late,
             )
         return DealPlan(values=validated, stage=stage, opened_at=closed_at or created, closed_at=closed_at)
+
+
+def full_name(first: str, last: str) -> str:
+    """``Jane`` + ``Doe`` -> ``Jane Doe``; Chinese names family name first, unspaced:
+    ``芳`` + ``王`` -> ``王芳``."""
+    if first and last and all(_is_cjk(char) for char in first + last):
+        return last + first
+    return " ".join(part for part in (first, last) if part)
+
+
+def _is_cjk(char: str) -> bool:
+    return "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff"
 
 
 def owner_index(users: list[User], source: str) -> dict[str, int]:

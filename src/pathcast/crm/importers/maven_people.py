@@ -35,10 +35,11 @@ def run_rows(
     work: Work,
     columns: dict[str, str],
     names: Sequence[str],
+    label: str | None = None,
 ) -> None:
     """Run ``work`` on each row (as a dict of the named, stripped cells), with progress."""
     total = len(rows)
-    task = f"{table.name} ({entity})"
+    task = f"{table.name} ({label or entity})"
     positions = {name: table.column_index(name) for name in names}
     for done, row in enumerate(rows, start=1):
         cells = {name: row.cells[i].strip() for name, i in positions.items() if i is not None}
@@ -82,8 +83,8 @@ class MavenPeople:
         names = ("sales_agent", "manager", "regional_office")
         managers = list(first_rows.values())
         run_rows(self.importer, table, "team", managers, self._team, {}, names)
-        run_rows(self.importer, table, "user", managers, self._manager, {}, names)
-        run_rows(self.importer, table, "user", table.rows, self._agent, {}, names)
+        run_rows(self.importer, table, "user", managers, self._manager, {}, names, "managers")
+        run_rows(self.importer, table, "user", table.rows, self._agent, {}, names, "agents")
 
     def _team_of(self, manager: str) -> Team | None:
         user = self.users.get(manager)

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from pathcast.auth.models import Team, User
@@ -116,8 +116,9 @@ class Importer:
 
     def remember(self, index: dict[str, T], key: str, record: T) -> None:
         """Cache a record made by the current row (forgotten again if the row fails)."""
+        had, previous = key in index, index.get(key)
         index[key] = record
-        self._undo.append(lambda: _forget(index, key))
+        self._undo.append(lambda: _restore(index, key, had, previous))
 
     def remember_user(self, user: User) -> None:
         users = self.users()
@@ -163,7 +164,8 @@ class Importer:
             ]
         except PathcastError as error:
             problems = [Problem(ROW, "", f"refused: {error.code} {error.params}")]
-        except SQLAlchemyError as error:
+        except (IntegrityError, DataError) as error:
+            # the row broke a database rule; connection and locking errors still abort
             detail = str(getattr(error, "orig", error)).splitlines()[0][:200]
             problems = [Problem(ROW, "", f"the database refused the row: {detail}")]
         else:
@@ -195,11 +197,11 @@ class Importer:
     def _release(self) -> None:
         """Detach what the row loaded or created, keeping the identity map small.
 
-        Each event append runs an ORM UPDATE of the chain head, and SQLAlchemy scans
-        every object in the session to synchronise it: with thousands of rows in the
-        map the import turns quadratic. Cached records stay usable detached (their
-        values are loaded); stages, pipelines, users and teams stay attached because
-        the services look them up with ``session.get``.
+        Without this the session would hold every deal, line and history row of the
+        import: memory grows, and anything that walks the session (flushes, ORM-enabled
+        UPDATEs synchronising it) gets slower with each row. Cached records stay usable
+        detached (their values are loaded); stages, pipelines, users and teams stay
+        attached because the services look them up with ``session.get``.
         """
         for record in list(self.session.identity_map.values()):
             if not isinstance(record, _KEEP_ATTACHED):
@@ -328,8 +330,11 @@ class Importer:
             self._undo.append(lambda: lines.discard((opportunity_id, product_id)))
 
 
-def _forget(index: dict[str, Any], key: str) -> None:
-    index.pop(key, None)
+def _restore(index: dict[str, Any], key: str, had: bool, previous: Any) -> None:
+    if had:
+        index[key] = previous
+    else:
+        index.pop(key, None)
 
 
 def _param(params: Mapping[str, Any]) -> str:
