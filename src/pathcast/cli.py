@@ -87,7 +87,7 @@ def serve(
 
         logins = load_demo_if_empty()
         if logins:
-            console.print("[bold]demo data loaded.[/bold] Demo logins (password for all: see below):")
+            console.print("[bold]demo data loaded.[/bold] Demo logins (role, e-mail, password):")
             for login in logins:
                 console.print(f"  {login['role']:<10} {login['email']:<32} {login['password']}")
     console.print(f"[bold green]Pathcast is serving at http://{host}:{port}[/bold green]")
