@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -30,7 +31,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from pathcast.db import Base, utcnow
 
@@ -190,8 +192,99 @@ def append_event(
     return append_events(session, [draft])[0]
 
 
+BUFFER_KEY = "pathcast.events.buffer"
+
+
 def append_events(session: Session, drafts: Sequence[EventDraft]) -> list[Event]:
-    """Append several events in order under one acquisition of the chain lock.
+    """Append several events in order, in the caller's transaction.
+
+    Inside ``buffered_events`` the events are held and written together when the
+    transaction commits (or at ``flush_events``); the returned objects receive their
+    sequence number and hash then. Otherwise they are written at once.
+    """
+    buffer: list[tuple[EventDraft, Event]] | None = session.info.get(BUFFER_KEY)
+    if buffer is None:
+        return _write_events(session, drafts)
+    # Held events belong to a transaction: make sure one is open so a rollback ends it.
+    session.connection()
+    placeholders = []
+    for draft in drafts:
+        # The time of the change is now, not the later moment the batch is written.
+        stamped = draft if draft.occurred_at else replace(draft, occurred_at=utcnow())
+        placeholder = Event(
+            type=stamped.type,
+            entity=stamped.entity,
+            entity_id=str(stamped.entity_id),
+            actor=stamped.actor,
+            payload=to_jsonable(stamped.payload),
+            occurred_at=stamped.occurred_at,
+        )
+        buffer.append((stamped, placeholder))
+        placeholders.append(placeholder)
+    return placeholders
+
+
+def flush_events(session: Session) -> None:
+    """Write the events a buffered session holds, under one acquisition of the chain lock."""
+    buffer: list[tuple[EventDraft, Event]] | None = session.info.get(BUFFER_KEY)
+    if not buffer:
+        return
+    pending = list(buffer)
+    buffer.clear()
+    written = _write_events(session, [draft for draft, _ in pending])
+    for (_, placeholder), event in zip(pending, written, strict=True):
+        for key in ("id", "entity_version", "recorded_at", "prev_hash", "hash"):
+            setattr(placeholder, key, getattr(event, key))
+
+
+@contextmanager
+def buffered_events(session: Session) -> Iterator[None]:
+    """Hold the events appended in ``session`` and write them in one batch per commit.
+
+    For bulk work (imports): one chain-lock acquisition, one version query per entity
+    kind and one multi-row insert per batch instead of four statements per event. A
+    commit writes the batch first (``before_commit``); a rollback discards it. Undo a
+    failed row with ``events_savepoint``, which also drops that row's events.
+    """
+    session.info[BUFFER_KEY] = []
+    try:
+        yield
+        flush_events(session)
+    finally:
+        session.info.pop(BUFFER_KEY, None)
+
+
+@contextmanager
+def events_savepoint(session: Session) -> Iterator[None]:
+    """A SAVEPOINT that, when rolled back, also forgets the events buffered inside it."""
+    buffer: list[tuple[EventDraft, Event]] | None = session.info.get(BUFFER_KEY)
+    mark = len(buffer) if buffer is not None else 0
+    try:
+        with session.begin_nested():
+            yield
+    except BaseException:
+        if buffer is not None:
+            del buffer[mark:]
+        raise
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _write_buffer_before_commit(session: Session) -> None:
+    # Releasing a SAVEPOINT fires this too; only the real commit writes the batch.
+    if not session.in_nested_transaction():
+        flush_events(session)
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _drop_buffer_after_rollback(session: Session, transaction: SessionTransaction) -> None:
+    buffer = session.info.get(BUFFER_KEY)
+    if buffer and transaction.parent is None and not transaction.nested:
+        # The outermost transaction ended with events still held: it rolled back.
+        buffer.clear()
+
+
+def _write_events(session: Session, drafts: Sequence[EventDraft]) -> list[Event]:
+    """Append ``drafts`` now, under one acquisition of the chain lock.
 
     The UPDATE of the head row is the lock: PostgreSQL holds its row lock and SQLite
     its write lock until the caller's transaction ends, so no other writer can read

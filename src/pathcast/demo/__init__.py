@@ -61,6 +61,7 @@ def demo_command(
     from pathcast.demo.loader import demo_exists, load_demo
     from pathcast.demo.people import ADMIN_EMAIL
     from pathcast.errors import PathcastError
+    from pathcast.events import buffered_events
 
     try:
         anchor = parse_today(today)
@@ -77,7 +78,8 @@ def demo_command(
                     "point PATHCAST_DATABASE_URL or PATHCAST_DATA_DIR at an empty database to load it again"
                 )
                 return
-            result = load_demo(session, accounts=accounts, seed=seed, today=anchor)
+            with buffered_events(session):
+                result = load_demo(session, accounts=accounts, seed=seed, today=anchor)
     except PathcastError as error:
         fail(f"the demo could not be loaded: {error.code} {error.params}")
         return
@@ -131,14 +133,16 @@ def load_demo_if_empty(
     """
     from pathcast.db import unit_of_work
     from pathcast.demo.loader import DEFAULT_ACCOUNTS, DEFAULT_SEED, database_is_empty, load_demo
+    from pathcast.events import buffered_events
 
     with unit_of_work() as session:
         if not database_is_empty(session):
             return []
-        result = load_demo(
-            session,
-            accounts=accounts or DEFAULT_ACCOUNTS,
-            seed=DEFAULT_SEED if seed is None else seed,
-            today=today,
-        )
+        with buffered_events(session):
+            result = load_demo(
+                session,
+                accounts=accounts or DEFAULT_ACCOUNTS,
+                seed=DEFAULT_SEED if seed is None else seed,
+                today=today,
+            )
     return result.logins

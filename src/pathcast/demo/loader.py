@@ -27,7 +27,7 @@ from pathcast.demo.context import DealSpec, Demo
 from pathcast.demo.deals import plan_deals, renewal_spec, run_deal
 from pathcast.demo.people import ADMIN_EMAIL, create_customer_login, create_staff
 from pathcast.errors import Conflict, InvalidInput
-from pathcast.events import Event
+from pathcast.events import Event, flush_events
 
 DEFAULT_ACCOUNTS = 60
 DEFAULT_SEED = 7
@@ -83,6 +83,7 @@ def database_is_empty(session: Session) -> bool:
 
 def count_rows(session: Session) -> dict[str, int]:
     """Rows per demo entity kind, plus deals by status."""
+    flush_events(session)  # events held for a batch count too
     counts = {
         label: int(session.scalar(select(func.count()).select_from(model)) or 0) for label, model in COUNTED
     }

@@ -39,6 +39,7 @@ from pathcast.crm.importers.mapping import BoundMapping, choose_mapping, load_ma
 from pathcast.crm.importers.maven import MavenImport, classify, maven_files
 from pathcast.crm.importers.writer import Importer
 from pathcast.db import session_factory, write_intent
+from pathcast.events import buffered_events
 
 FORMATS = ("generic", "salesforce", "hubspot", "maven")
 
@@ -119,11 +120,13 @@ def run_import(
             importer = Importer(
                 session, actor=actor, report=report, dry_run=dry_run, chunk_size=chunk_size, progress=progress
             )
-            if maven_tables is not None:
-                MavenImport(importer, maven_tables).run()
-            else:
-                import_bound(importer, bound)
-            importer.finish()
+            # Events are written in one batch per chunk commit, not four statements each.
+            with buffered_events(session):
+                if maven_tables is not None:
+                    MavenImport(importer, maven_tables).run()
+                else:
+                    import_bound(importer, bound)
+                importer.finish()
         except BaseException:
             session.rollback()
             raise

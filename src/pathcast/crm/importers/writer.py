@@ -37,6 +37,7 @@ from pathcast.crm.service import (
     update_record,
 )
 from pathcast.errors import InvalidInput, PathcastError
+from pathcast.events import events_savepoint
 
 Outcome = Literal["imported", "updated", "unchanged"]
 T = TypeVar("T")
@@ -150,7 +151,7 @@ class Importer:
         problems: list[Problem]
         self._undo = []
         try:
-            with self.session.begin_nested():
+            with events_savepoint(self.session):
                 outcome = work()
         except RowRejected as rejected:
             problems = rejected.problems
