@@ -19,11 +19,18 @@ LOCALE_DIR = Path(__file__).parent / "web" / "locales"
 
 @lru_cache
 def catalog(locale: str) -> dict[str, str]:
-    """The flattened message catalogue of a locale."""
-    path = LOCALE_DIR / f"{locale}.json"
-    if not path.exists():
-        return {}
-    return _flatten(json.loads(path.read_text(encoding="utf-8")))
+    """The flattened message catalogue of a locale.
+
+    ``<locale>.json`` holds the shared messages; each feature may add its own
+    ``<locale>.<feature>.json`` (e.g. ``en.board.json``) so features do not all edit
+    one file.
+    """
+    merged: dict[str, str] = {}
+    main = LOCALE_DIR / f"{locale}.json"
+    parts = sorted(LOCALE_DIR.glob(f"{locale}.*.json"))
+    for path in [main, *parts] if main.exists() else parts:
+        merged.update(_flatten(json.loads(path.read_text(encoding="utf-8"))))
+    return merged
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
