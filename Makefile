@@ -29,6 +29,10 @@ chromium:
 		echo "installing Debian's Chromium for the browser tests"; \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@# A small Chinese font, so screenshots of zh-CN pages show characters, not boxes.
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null || \
+		echo "warning: no Chinese font installed; zh-CN screenshots will show boxes"; }
 
 migrate: setup
 	$(BIN)/pathcast init
