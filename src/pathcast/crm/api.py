@@ -14,15 +14,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel
 
 from pathcast.auth.permissions import Actor
 from pathcast.crm import models as m
 from pathcast.crm import schemas as s
 from pathcast.crm import service
+from pathcast.crm.service import documents as document_service
 from pathcast.crm.service.registry import EntitySpec
 from pathcast.deps import CurrentActor, DbSession
+from pathcast.errors import InvalidInput, NotFound
 from pathcast.events import events_for_entity, state_as_of
 from pathcast.schemas import Page, ProjectBase
 
@@ -262,6 +264,68 @@ def read_stage_history(item_id: int, session: DbSession, actor: CurrentActor) ->
 def read_field_history(item_id: int, session: DbSession, actor: CurrentActor) -> list[s.FieldChangeRead]:
     service.get_readable(session, actor, OPPORTUNITY, item_id)
     return [s.FieldChangeRead.model_validate(row) for row in service.field_history(session, item_id)]
+
+
+DOCUMENT = service.SPECS["document"]
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+
+@router.get("/documents/{item_id}/versions", summary="A document's versions, oldest first")
+def list_document_versions(
+    item_id: int, session: DbSession, actor: CurrentActor
+) -> list[s.DocumentVersionRead]:
+    service.get_readable(session, actor, DOCUMENT, item_id)
+    versions = document_service.document_versions(session, item_id)
+    return [s.DocumentVersionRead.model_validate(version) for version in versions]
+
+
+@router.post("/documents/{item_id}/versions", status_code=201, summary="Upload a new version (multipart)")
+def upload_document_version(
+    item_id: int,
+    session: DbSession,
+    actor: CurrentActor,
+    file: UploadFile = File(..., description="The file of the new version."),
+    note: str | None = Form(None, max_length=500),
+) -> s.DocumentVersionRead:
+    document = service.get_writable(session, actor, DOCUMENT, item_id, "update")
+    content = file.file.read(MAX_UPLOAD_BYTES + 1)
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise InvalidInput.single("file", "file_too_large", max_mb=MAX_UPLOAD_BYTES // (1024 * 1024))
+    version = document_service.add_document_version(
+        session,
+        actor=actor,
+        document=document,
+        filename=file.filename or "upload.bin",
+        content=content,
+        content_type=file.content_type or "application/octet-stream",
+        note=note,
+    )
+    return s.DocumentVersionRead.model_validate(version)
+
+
+@router.get("/documents/{item_id}/versions/{version}/content", summary="Download one version's file")
+def download_document_version(
+    item_id: int, version: int, session: DbSession, actor: CurrentActor
+) -> Response:
+    service.get_readable(session, actor, DOCUMENT, item_id)
+    found = next(
+        (v for v in document_service.document_versions(session, item_id) if v.version == version), None
+    )
+    if found is None:
+        raise NotFound(entity="document", id=f"{item_id} v{version}")
+    return Response(
+        document_service.read_content(found),
+        media_type=found.content_type,
+        headers={"Content-Disposition": content_disposition(found.filename)},
+    )
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment header that carries any filename (RFC 6266 / RFC 5987)."""
+    from urllib.parse import quote
+
+    fallback = filename.encode("ascii", "replace").decode().replace('"', "").replace("?", "_")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 for _spec in service.SPECS.values():
