@@ -67,7 +67,7 @@ def test_login_language_deal_timeline_logout(page: Page, live_server: LiveServer
     expect(timeline).to_contain_text("金额变更")
     expect(timeline).to_contain_text("120,000.00")
     expect(timeline).to_contain_text("150,000.00")
-    expect(timeline.locator("li.timeline-entry").first).to_contain_text("金额变更")
+    expect(timeline.locator("li.timeline-entry[data-entity='opportunity']").first).to_contain_text("金额变更")
     expect(timeline.locator("li.timeline-entry").last).to_contain_text("创建商机")
 
     # sign out: back to the form, and pages need a login again

@@ -1,4 +1,4 @@
-"""The home page: a rep's own work, a manager's team pipeline.
+"""The home page: a rep's own work; a manager's team pipeline, quarter and slipped deals.
 
 Every figure starts from the CRM service's scoped queries with the viewer's Actor,
 so a manager sees the team's deals and an admin everyone's.
@@ -7,7 +7,7 @@ so a manager sees the team's deals and an admin everyone's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,12 +24,15 @@ from pathcast.crm.service.records import readable_query
 from pathcast.db import utcnow
 from pathcast.deps import DbSession
 from pathcast.errors import InvalidInput
-from pathcast.web.lookups import account_names, stages_by_id
+from pathcast.web.lookups import account_names, stages_by_id, user_names
 from pathcast.web.rendering import Formatter, render
 from pathcast.web.security import Page
 
 router = APIRouter(include_in_schema=False)
 HOME_LIST_LIMIT = 20
+SLIP_WINDOW_DAYS = 90
+SLIP_LIMIT = 20
+CLOSE_DATE_FIELD = "expected_close_date"
 OPPORTUNITY = SPECS["opportunity"]
 ACTIVITY = SPECS["activity"]
 
@@ -50,6 +53,28 @@ class ClosedSummary:
     won_amount: Decimal = Decimal(0)
     lost_count: int = 0
     lost_amount: Decimal = Decimal(0)
+
+
+@dataclass
+class Slip:
+    """One move of a deal's expected close date to a later day."""
+
+    deal: m.Opportunity
+    owner: str | None
+    old: date
+    new: date
+    changed_at: datetime
+
+    @property
+    def days(self) -> int:
+        return (self.new - self.old).days
+
+
+@dataclass
+class Slips:
+    rows: list[Slip]
+    total: int
+    days: int = SLIP_WINDOW_DAYS
 
 
 def quarter_bounds(now: datetime) -> tuple[datetime, datetime]:
@@ -146,6 +171,44 @@ def closed_this_quarter(session: Session, actor: Actor, now: datetime) -> Closed
     return summary
 
 
+def _iso_day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def slipped_deals(session: Session, actor: Actor, now: datetime) -> Slips:
+    """Open deals the actor may read whose expected close date moved later in the last
+    ``SLIP_WINDOW_DAYS`` days: one row per move, newest first."""
+    change = m.OpportunityFieldChange
+    query = (
+        readable_query(actor, OPPORTUNITY)
+        .add_columns(change.old_value, change.new_value, change.changed_at)
+        .join(change, change.opportunity_id == m.Opportunity.id)
+        .where(
+            change.field == CLOSE_DATE_FIELD,
+            change.changed_at >= now - timedelta(days=SLIP_WINDOW_DAYS),
+            change.old_value.is_not(None),
+            change.new_value.is_not(None),
+            m.Opportunity.status == m.StageClass.open.value,
+        )
+        .order_by(change.changed_at.desc(), change.id.desc())
+    )
+    moves = []
+    for deal, old_value, new_value, changed_at in session.execute(query):
+        old, new = _iso_day(old_value), _iso_day(new_value)
+        if old is not None and new is not None and new > old:
+            moves.append((deal, old, new, changed_at))
+    shown = moves[:SLIP_LIMIT]
+    owners = user_names(session, [deal.owner_id for deal, *_rest in shown])
+    rows = [
+        Slip(deal, owners.get(deal.owner_id) if deal.owner_id else None, old, new, changed_at)
+        for deal, old, new, changed_at in shown
+    ]
+    return Slips(rows=rows, total=len(moves))
+
+
 def chart_data(bars: list[StageBar], fmt: Formatter) -> dict[str, Any]:
     """The JSON the ECharts bar chart reads from the page."""
     return {
@@ -177,6 +240,7 @@ def _home_context(session: Session, actor: Actor, fmt: Formatter) -> dict[str, A
             chart=chart_data(bars, fmt) if bars is not None else None,
             closed=closed_this_quarter(session, actor, now),
             quarter=quarter_bounds(now),
+            slips=slipped_deals(session, actor, now),
         )
     return context
 

@@ -1,7 +1,8 @@
-"""Batch look-ups of the names a page shows beside ids (owners, accounts, stages).
+"""Batch look-ups of the names a page shows beside ids (owners, accounts, contacts,
+deals, products, stages).
 
-Accounts are read through the CRM service's scoped query, so a page never names an
-account its viewer may not see.
+Records are read through the CRM service's scoped query, so a page never names a
+record its viewer may not see.
 """
 
 from __future__ import annotations
@@ -42,12 +43,7 @@ def user_names(session: Session, ids: Iterable[Any]) -> dict[int, str]:
 
 def account_names(session: Session, actor: Actor, ids: Iterable[Any]) -> dict[int, str]:
     """``{account id: name}`` for the accounts among ``ids`` that ``actor`` may read."""
-    wanted = _ids(ids)
-    if not wanted or not may(actor, "account", "read"):
-        return {}
-    model = SPECS["account"].model
-    query = readable_query(actor, SPECS["account"]).where(model.id.in_(wanted))
-    return {int(account.id): str(account.name) for account in session.scalars(query)}
+    return _readable_names(session, actor, "account", "name", ids)
 
 
 def stages_by_id(session: Session, ids: Iterable[Any]) -> dict[int, m.Stage]:
@@ -64,3 +60,29 @@ def actor_user_id(label: str) -> int | None:
     if prefix == "user" and rest.isdigit():
         return int(rest)
     return None
+
+
+def _readable_names(
+    session: Session, actor: Actor, entity: str, column: str, ids: Iterable[Any]
+) -> dict[int, str]:
+    wanted = _ids(ids)
+    if not wanted or not may(actor, entity, "read"):
+        return {}
+    spec = SPECS[entity]
+    query = readable_query(actor, spec).where(spec.model.id.in_(wanted))
+    return {int(record.id): str(getattr(record, column)) for record in session.scalars(query)}
+
+
+def contact_names(session: Session, actor: Actor, ids: Iterable[Any]) -> dict[int, str]:
+    """``{contact id: name}`` for the contacts among ``ids`` that ``actor`` may read."""
+    return _readable_names(session, actor, "contact", "name", ids)
+
+
+def opportunity_names(session: Session, actor: Actor, ids: Iterable[Any]) -> dict[int, str]:
+    """``{opportunity id: name}`` for the deals among ``ids`` that ``actor`` may read."""
+    return _readable_names(session, actor, "opportunity", "name", ids)
+
+
+def product_names(session: Session, actor: Actor, ids: Iterable[Any]) -> dict[int, str]:
+    """``{product id: name}`` for the products among ``ids`` (the catalogue is readable by staff)."""
+    return _readable_names(session, actor, "product", "name", ids)

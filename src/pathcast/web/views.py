@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from pathcast.config import REPO_ROOT
 from pathcast.i18n import LOCALES
 from pathcast.problems import set_html_error_renderer
-from pathcast.web import auth_pages, dashboard, records
+from pathcast.web import activities, auth_pages, board, contacts, dashboard, export, lists, records
 from pathcast.web.rendering import render_error
 from pathcast.web.security import LOCALE_COOKIE, LoginRequired
 
@@ -97,5 +97,11 @@ def install_web(app: FastAPI) -> None:
     mount_vendor(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(auth_pages.router)
+    app.include_router(board.router)
     app.include_router(dashboard.router)
+    # Lists and exports before record pages: /opportunities/export.csv is not a record id.
+    app.include_router(export.router)
+    app.include_router(lists.router)
     app.include_router(records.router)
+    app.include_router(contacts.router)
+    app.include_router(activities.router)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from pathcast.auth.permissions import Actor
 from pathcast.crm import models as m
 from pathcast.crm.service.pipelines import default_pipeline, stages_of
-from pathcast.crm.service.records import check_references, create_record, update_record
+from pathcast.crm.service.records import check_references, create_record, same_value, update_record
 from pathcast.crm.service.registry import SPECS
 from pathcast.db import utcnow
 from pathcast.errors import InvalidInput
@@ -165,7 +165,7 @@ def update_opportunity(
             continue
         new_value = remaining.pop(field)
         old_value = getattr(opportunity, field)
-        if to_jsonable(old_value) == to_jsonable(new_value):
+        if same_value(old_value, new_value):
             continue
         update_record(
             session,

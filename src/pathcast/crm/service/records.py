@@ -30,6 +30,13 @@ MAX_PAGE = 500
 REFERENCES_SEEN_KEY = "pathcast.references_seen"
 
 
+def same_value(current: Any, new: Any) -> bool:
+    """Whether storing ``new`` leaves a field as it is (a stored 150000.00 is 150000)."""
+    if isinstance(current, Decimal) and isinstance(new, Decimal | int) and not isinstance(new, bool):
+        return current == Decimal(new)
+    return bool(to_jsonable(current) == to_jsonable(new))
+
+
 def snapshot(record: Any) -> dict[str, Any]:
     """The record's column values as JSON-ready data, as stored in event payloads."""
     return {
@@ -293,7 +300,7 @@ def update_record(
     diff = {
         key: (getattr(record, key), value)
         for key, value in changes.items()
-        if to_jsonable(getattr(record, key)) != to_jsonable(value)
+        if not same_value(getattr(record, key), value)
     }
     if not diff:
         return {}
