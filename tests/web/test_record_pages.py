@@ -401,3 +401,27 @@ def test_the_timeline_names_people_and_stages(client: TestClient, world: World) 
     assert "by rep" in timeline and "Task created" in timeline and "回访王主任" in timeline
     assert timeline.index("Task created") < timeline.index("Stage changed") < timeline.index("Deal created")
     assert csrf_of(page.text)
+
+
+def test_a_customers_contact_sees_the_account_without_internal_fields_or_history(
+    client: TestClient, world: World, session: Session
+) -> None:
+    account = session.get(m.Account, world.account_id)
+    assert account is not None
+    crm.update_record(
+        session,
+        actor=f.SYSTEM,
+        spec=crm.SPECS["account"],
+        record=account,
+        changes={"notes": "内部备注：价格敏感"},
+    )
+    f.user(session, "customer@hospital.example", role=Role.customer_contact, account_id=world.account_id)
+    session.commit()
+    token = log_in(client, "customer@hospital.example")
+    page = client.get(f"/accounts/{world.account_id}")
+    assert page.status_code == 200 and "北京协和医院" in page.text
+    assert "内部备注" not in page.text and 'id="field-tier"' not in page.text
+    assert 'id="timeline"' not in page.text and 'id="activities"' not in page.text
+    assert 'data-testid="edit-' not in page.text and 'data-testid="read-only"' in page.text
+    assert save_field(client, token, "account", world.account_id, "city", "上海").status_code == 403
+    assert client.get(f"/opportunities/{world.deal_id}").status_code == 403

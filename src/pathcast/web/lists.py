@@ -102,10 +102,14 @@ class ListQuery:
     filters: dict[str, str]
     form: dict[str, str]
     errors: list[str]
+    default_sort: str = ""
 
     def params(self, **extra: str | None) -> dict[str, str]:
-        """The query-string values that reproduce this list (without the cursor)."""
+        """The query-string values that reproduce this list (without the cursor); the
+        default sort goes without saying."""
         values = {"q": self.q, **self.form, "sort": self.sort, **extra}
+        if values["sort"] == self.default_sort:
+            del values["sort"]
         return {key: value for key, value in values.items() if value}
 
 
@@ -333,6 +337,7 @@ def read_query(page: PageContext, kind: ListKind, params: Mapping[str, str], now
         filters=read.filters,
         form=read.form,
         errors=errors + read.errors,
+        default_sort=kind.default_sort,
     )
 
 

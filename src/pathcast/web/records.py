@@ -20,6 +20,7 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from pathcast.auth.models import Role
 from pathcast.auth.permissions import Actor, may
 from pathcast.crm import models as m
 from pathcast.crm.service import (
@@ -37,6 +38,7 @@ from pathcast.db import utcnow
 from pathcast.deps import DbSession
 from pathcast.errors import InvalidInput, NotFound, PermissionDenied
 from pathcast.events import events_savepoint
+from pathcast.schemas import ExportClass, fields_of_class
 from pathcast.web.activities import Anchor, activity_panel, anchor_timeline, load_anchor
 from pathcast.web.forms import FormField, PostedForm, editable_field, is_htmx, messages, parse_form
 from pathcast.web.lookups import account_names, contact_names, product_names, stages_by_id, user_names
@@ -44,9 +46,6 @@ from pathcast.web.rendering import Formatter, PageContext, render
 from pathcast.web.security import FormPage, Page
 
 router = APIRouter(include_in_schema=False)
-OPPORTUNITY = SPECS["opportunity"]
-ACCOUNT = SPECS["account"]
-CONTACT = SPECS["contact"]
 RELATED_LIMIT = 100
 OPEN_FORECASTS = ("pipeline", "best_case", "commit", "omitted")
 
@@ -237,8 +236,12 @@ def field_choices(session: Session, page: PageContext, anchor: Anchor, name: str
 
 
 def record_rows(session: Session, page: PageContext, anchor: Anchor, *, editable: bool) -> list[FieldRow]:
-    """Every field row of the record, with edit links on the fields the viewer may edit."""
+    """Every field row of the record, with edit links on the fields the viewer may edit.
+    A customer's own contact sees no field whose export class is internal."""
     rows = ROWS[anchor.kind.entity](session, page, anchor.record)
+    if is_customer(page.actor):
+        internal = set(fields_of_class(anchor.kind.spec.read_schema, ExportClass.internal))
+        rows = [row for row in rows if row.name not in internal]
     if editable:
         for row in rows:
             if editable_field(anchor.kind.entity, row.name) is not None:
@@ -414,6 +417,11 @@ def stage_panel(session: Session, page: PageContext, deal: m.Opportunity) -> dic
     }
 
 
+def is_customer(actor: Actor) -> bool:
+    """A customer's own contact: shown the record, not its internal fields or history."""
+    return actor.role is Role.customer_contact
+
+
 def base_context(session: Session, page: PageContext, anchor: Anchor) -> dict[str, Any]:
     editable = can_edit(session, page.actor, anchor.kind.spec, anchor.record.id)
     return {
@@ -422,7 +430,9 @@ def base_context(session: Session, page: PageContext, anchor: Anchor) -> dict[st
         "rows": record_rows(session, page, anchor, editable=editable),
         "can_edit": editable,
         "panel": activity_panel(session, page, anchor),
-        "timeline": anchor_timeline(session, page, anchor),
+        # The log carries internal fields and colleagues' names: staff only.
+        "timeline": [] if is_customer(page.actor) else anchor_timeline(session, page, anchor),
+        "show_timeline": not is_customer(page.actor),
         "oob": False,
     }
 
