@@ -80,7 +80,7 @@ def _seed(database_url: str) -> int:
     return deal_id
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

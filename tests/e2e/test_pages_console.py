@@ -141,6 +141,8 @@ def sign_in(page: Page, server: ConsoleServer, email: str, locale: str) -> None:
     if page.locator("html").get_attribute("lang") != locale:
         page.get_by_test_id(f"locale-{locale}").click()
     expect(page.locator("html")).to_have_attribute("lang", locale)
+    # Let the home page finish loading: leaving it earlier would abort its requests.
+    page.wait_for_load_state("networkidle")
 
 
 def visit(page: Page, server: ConsoleServer, path: str) -> int:
