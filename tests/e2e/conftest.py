@@ -48,11 +48,13 @@ def _free_port() -> int:
 
 
 def _seed(database_url: str) -> int:
-    """A team with a rep (Chinese UI) and a manager; the rep's deal has a history."""
+    """A team with a rep (Chinese UI) and a manager; the rep's deal has a history.
+    A rep of another team may not see that deal."""
     with unit_of_work(database_url) as session:
         team = f.team(session, "East")
         rep = f.user(session, "rep@example.com", team_obj=team)
         f.user(session, "boss@example.com", role=Role.manager, team_obj=team)
+        f.user(session, "west.rep@example.com", team_obj=f.team(session, "West"))
         account = f.account(session, name="北京协和医院")
         deal = f.opportunity(
             session,

@@ -96,3 +96,12 @@ def test_pages_fit_a_phone_screen(browser: Browser, live_server: LiveServer) -> 
             expect(phone.get_by_role("button", name="退出登录")).to_be_visible()
     finally:
         context.close()
+
+
+def test_another_teams_rep_cannot_open_the_deal(page: Page, live_server: LiveServer) -> None:
+    sign_in(page, live_server, "west.rep@example.com")
+    response = page.goto(f"{live_server.url}/opportunities/{live_server.deal_id}")
+    assert response is not None and response.status == 404
+    expect(page.locator("body")).not_to_contain_text(E2E_DEAL)
+    page.goto(f"{live_server.url}/opportunities")
+    expect(page.locator("body")).not_to_contain_text(E2E_DEAL)
