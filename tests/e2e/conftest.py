@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -96,13 +97,9 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 
     raise RuntimeError(f"the server did not answer on {url} within {timeout:.0f} s")
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """Pathcast served by uvicorn on a free port, with seeded data."""
-    directory = tmp_path_factory.mktemp("e2e")
-    database_url = f"sqlite:///{directory / 'pathcast.db'}"
-    upgrade(database_url)
-    deal_id = _seed(database_url)
+@contextmanager
+def serve_pathcast(directory: Path, database_url: str) -> Iterator[str]:
+    """Run uvicorn on a free port against ``database_url``; yield its URL, stop it after."""
     port = _free_port()
     env = {
         **os.environ,
@@ -110,27 +107,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "PATHCAST_DATA_DIR": str(directory / "data"),
         "PATHCAST_SECRET_KEY": "e2e-secret-key-not-for-production",
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "pathcast.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-    )
+    command = [sys.executable, "-m", "uvicorn", "pathcast.app:create_app", "--factory"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, process)
-        yield LiveServer(url=url, deal_id=deal_id)
+        yield url
     finally:
         process.terminate()
         try:
@@ -138,6 +121,17 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Pathcast served by uvicorn on a free port, with seeded data."""
+    directory = tmp_path_factory.mktemp("e2e")
+    database_url = f"sqlite:///{directory / 'pathcast.db'}"
+    upgrade(database_url)
+    deal_id = _seed(database_url)
+    with serve_pathcast(directory, database_url) as url:
+        yield LiveServer(url=url, deal_id=deal_id)
 
 
 @pytest.fixture(scope="session")

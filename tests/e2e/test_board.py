@@ -4,10 +4,7 @@ a wide and a phone screen, and no console errors."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -26,7 +23,7 @@ from pathcast.demo.loader import load_demo
 from pathcast.demo.people import demo_email
 from pathcast.demo.vocabulary import DEMO_PASSWORD
 from pathcast.migrate import upgrade
-from tests.e2e.conftest import REPO_ROOT, _free_port, _wait_until_up
+from tests.e2e.conftest import serve_pathcast
 
 pytestmark = pytest.mark.e2e
 
@@ -60,15 +57,10 @@ class Console:
 
     def faults(self, *, refused_moves: int = 0) -> list[str]:
         """The errors that are faults. Chromium logs every 4xx answer as "Failed to load
-        resource"; expected are the deliberately refused stage moves (403) and, until
-        the layout links an icon, its automatic /favicon.ico request (404)."""
+        resource"; expected are only the deliberately refused stage moves (403)."""
         refused = [text for text in self.errors if "status of 403" in text and "/stage" in text]
         assert len(refused) <= refused_moves, refused
-        return [
-            text
-            for text in self.errors
-            if text not in refused and not ("status of 404" in text and text.endswith("/favicon.ico"))
-        ]
+        return [text for text in self.errors if text not in refused]
 
 
 def _seed(database_url: str) -> tuple[int, int]:
@@ -103,41 +95,8 @@ def board_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BoardServ
     database_url = f"sqlite:///{directory / 'pathcast.db'}"
     upgrade(database_url)
     my_deal, teammate_deal = _seed(database_url)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PATHCAST_DATABASE_URL": database_url,
-        "PATHCAST_DATA_DIR": str(directory / "data"),
-        "PATHCAST_SECRET_KEY": "e2e-board-secret-key-not-for-production",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "pathcast.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, process)
+    with serve_pathcast(directory, database_url) as url:
         yield BoardServer(url=url, my_deal=my_deal, teammate_deal=teammate_deal)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def sign_in(page: Page, server: BoardServer) -> None:

@@ -4,9 +4,6 @@ pages fit a phone; no console errors. Saves screenshots of a deal in zh-CN and e
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -22,7 +19,7 @@ from pathcast.crm import service as crm
 from pathcast.db import get_engine, unit_of_work
 from pathcast.migrate import upgrade
 from tests import factories as f
-from tests.e2e.conftest import E2E_PASSWORD, REPO_ROOT, _free_port, _wait_until_up
+from tests.e2e.conftest import E2E_PASSWORD, serve_pathcast
 
 pytestmark = pytest.mark.e2e
 
@@ -125,38 +122,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     database_url = f"sqlite:///{directory / 'pathcast.db'}"
     upgrade(database_url)
     ids = _seed(database_url)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PATHCAST_DATABASE_URL": database_url,
-        "PATHCAST_DATA_DIR": str(directory / "data"),
-        "PATHCAST_SECRET_KEY": "e2e-records-secret-not-for-production",
-    }
-    command = [sys.executable, "-m", "uvicorn", "pathcast.app:create_app", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, process)
+    with serve_pathcast(directory, database_url) as url:
         yield Seeded(url=url, **ids)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @dataclass
 class Problems:
     """Console errors and uncaught exceptions of a page.
 
-    Two browser messages are not faults of these pages and are set aside: Chromium logs
-    every 4xx answer to a script request as "Failed to load resource", so the 422 that
-    carries a refused form's messages (by design) shows up there; and no page declares a
-    favicon, so the browser's own request for /favicon.ico is a 404 (the layout, which
-    is not part of the record pages, would need a <link rel="icon">).
+    One browser message is not a fault and is set aside: Chromium logs every 4xx answer
+    to a script request as "Failed to load resource", so the 422 that carries a refused
+    form's messages (by design) shows up there.
     """
 
     messages: list[str] = field(default_factory=list)
@@ -168,8 +144,6 @@ class Problems:
         source = str(message.location.get("url", ""))
         if "status of 422" in message.text and "/records/" in source:
             self.refused_forms.append(source)
-        elif "status of 404" in message.text and source.endswith("/favicon.ico"):
-            return
         else:
             self.messages.append(f"console: {message.text} ({source})")
 
