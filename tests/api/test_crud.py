@@ -170,3 +170,15 @@ def test_quote_totals_follow_lines(client: TestClient, company: dict[str, Any]) 
     assert line.status_code == 201, line.text
     total = client.get(f"/api/v1/quotes/{quote['id']}", headers=headers).json()["total"]
     assert total == "2565.00"  # 3 x 1000, -5 % on the line, -10 % on the quote
+
+
+def test_quote_numbers_stay_unique_after_a_deletion(client: TestClient, company: dict[str, Any]) -> None:
+    headers = company["headers"]["east_rep"]
+    deal = company["east_deal"].id
+    first, second = (
+        client.post("/api/v1/quotes", json={"opportunity_id": deal}, headers=headers).json() for _ in range(2)
+    )
+    assert client.delete(f"/api/v1/quotes/{first['id']}", headers=headers).status_code == 204
+    third = client.post("/api/v1/quotes", json={"opportunity_id": deal}, headers=headers)
+    assert third.status_code == 201, third.text
+    assert third.json()["number"] != second["number"]

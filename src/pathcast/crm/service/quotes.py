@@ -33,8 +33,10 @@ def quote_total(session: Session, quote: m.Quote) -> Decimal:
 
 
 def _next_number(session: Session) -> str:
-    count = session.scalar(select(func.count()).select_from(m.Quote)) or 0
-    return f"Q-{count + 1:06d}"
+    # From the highest id, not the row count: after a deletion a count would hand out
+    # a number that a later quote already holds.
+    highest = session.scalar(select(func.max(m.Quote.id))) or 0
+    return f"Q-{highest + 1:06d}"
 
 
 def create_quote(session: Session, *, actor: Actor, data: Mapping[str, Any]) -> m.Quote:
