@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
@@ -53,9 +54,12 @@ def test_visibility_and_edit_rights_follow_the_rules(session: Session, owners: l
         for viewer in VIEWERS:
             actor = Actor.for_user(people[viewer])
             expected = _expected_readable(viewer, people, owners)
-            if expected or actor.role in (Role.manager, Role.rep, Role.admin):
+            if actor.role in (Role.manager, Role.rep, Role.admin):
                 items, _, _ = crm.list_records(session, actor, spec, limit=500)
                 assert {index[item.id] for item in items if item.id in index} == expected, viewer
+            else:
+                with pytest.raises(PermissionDenied):
+                    crm.list_records(session, actor, spec, limit=500)
             writable = set()
             for deal in deals:
                 try:
