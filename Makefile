@@ -10,7 +10,7 @@ NPM_STAMP := node_modules/.installed
 export PATHCAST_DATA_DIR ?= ./data
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: setup run serve test lint format bench chromium clean migrate demo
+.PHONY: setup run serve test lint format bench chromium services clean migrate demo
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
@@ -34,6 +34,14 @@ chromium:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null || \
 		echo "warning: no Chinese font installed; zh-CN screenshots will show boxes"; }
 
+# Servers the tests start themselves: Dovecot is the real IMAP server of the e-mail
+# connector tests (tests/signals/connectors/dovecot.py runs a private one per test process).
+services:
+	@test -x /usr/sbin/dovecot || { \
+		echo "installing Debian's Dovecot IMAP server for the e-mail connector tests"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; }
+
 migrate: setup
 	$(BIN)/pathcast init
 
@@ -54,7 +62,7 @@ format: $(PY_STAMP)
 	$(BIN)/ruff format src tests bench migrations
 	$(BIN)/ruff check --fix src tests bench migrations
 
-test: setup chromium lint
+test: setup chromium services lint
 	$(BIN)/pytest -n auto
 
 bench: setup

@@ -57,6 +57,18 @@ def account(session: Session, who: Actor = SYSTEM, **values: Any) -> m.Account:
     return record
 
 
+def contact(session: Session, who: Actor = SYSTEM, **values: Any) -> m.Contact:
+    data = {"name": "王主任", "email": "wang@hospital.example"} | values
+    record: m.Contact = crm.create_record(session, actor=who, spec=crm.SPECS["contact"], data=data)
+    return record
+
+
+def activity(session: Session, who: Actor = SYSTEM, **values: Any) -> m.Activity:
+    data = {"kind": "meeting", "subject": "方案沟通会"} | values
+    record: m.Activity = crm.create_record(session, actor=who, spec=crm.SPECS["activity"], data=data)
+    return record
+
+
 def opportunity(session: Session, who: Actor, **values: Any) -> m.Opportunity:
     pipeline(session)
     data = {"name": "DSA 介入耗材 deal", "amount": 120000} | values

@@ -4,7 +4,11 @@ from pathcast import events
 from pathcast.auth import models as auth_models
 from pathcast.crm import models as crm_models
 from pathcast.db import Base
+from pathcast.signals import models as signals_models
+
+# Importing the services registers their event reactions (signals counts crm's meetings).
+from pathcast.signals import service as signals_service  # noqa: F401
 
 metadata = Base.metadata
 
-__all__ = ["auth_models", "crm_models", "events", "metadata"]
+__all__ = ["auth_models", "crm_models", "events", "metadata", "signals_models"]

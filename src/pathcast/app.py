@@ -11,6 +11,9 @@ from pathcast.crm.api import router as crm_router
 from pathcast.db import unit_of_work
 from pathcast.events_api import router as events_router
 from pathcast.problems import install_problem_handlers
+from pathcast.signals.api import public_router as signals_public_router
+from pathcast.signals.api import router as signals_router
+from pathcast.signals.api import snippet_router
 
 API_PREFIX = "/api/v1"
 
@@ -31,7 +34,10 @@ def create_app() -> FastAPI:
     api.include_router(auth_router)
     api.include_router(crm_router)
     api.include_router(events_router)
+    api.include_router(signals_router)
+    api.include_router(signals_public_router)
     app.include_router(api)
+    app.include_router(snippet_router)
 
     @app.get("/healthz", tags=["public"], summary="Liveness and database check (public)")
     def healthz() -> dict[str, str]:

@@ -29,6 +29,15 @@ class Settings(BaseSettings):
     )
     session_max_age_seconds: int = 14 * 24 * 3600
     secure_cookies: bool = False
+    consent_threshold: int = Field(
+        default=3,
+        ge=1,
+        description="Deep interactions (meeting held, call over 5 minutes, email reply, portal login) "
+        "a contact needs before behaviour is shown against their name.",
+    )
+    qualifying_dwell_seconds: int = Field(
+        default=30, ge=0, description="Default visible dwell for a view to count as qualifying."
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL, falling back to ``<data_dir>/pathcast.db``."""

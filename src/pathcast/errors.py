@@ -52,6 +52,22 @@ class Conflict(PathcastError):
     code = "conflict"
 
 
+class TooManyRequests(PathcastError):
+    """Over a rate limit; ``retry_after`` seconds tells when to try again."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, code: str | None = None, *, retry_after: int = 60, **params: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(code, retry_after=retry_after, **params)
+
+
+class PayloadTooLarge(PathcastError):
+    status = 413
+    code = "payload_too_large"
+
+
 class Unauthenticated(PathcastError):
     status = 401
     code = "unauthenticated"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -194,6 +194,32 @@ def append_event(
 
 BUFFER_KEY = "pathcast.events.buffer"
 
+Reaction = Callable[[Session, EventDraft], None]
+_REACTIONS: list[tuple[str, Reaction]] = []
+
+
+def react_to(type_prefix: str) -> Callable[[Reaction], Reaction]:
+    """Register a handler run in the same transaction whenever an event of that type is appended.
+
+    This is how one package keeps its derived tables current with another's writes
+    (signals counting the meetings that crm records) without either importing the
+    other's internals: the handler sees the draft and reads through services.
+    """
+
+    def register(handler: Reaction) -> Reaction:
+        if (type_prefix, handler) not in _REACTIONS:
+            _REACTIONS.append((type_prefix, handler))
+        return handler
+
+    return register
+
+
+def _run_reactions(session: Session, drafts: Sequence[EventDraft]) -> None:
+    for draft in drafts:
+        for prefix, handler in _REACTIONS:
+            if draft.type.startswith(prefix):
+                handler(session, draft)
+
 
 def append_events(session: Session, drafts: Sequence[EventDraft]) -> list[Event]:
     """Append several events in order, in the caller's transaction.
@@ -204,7 +230,9 @@ def append_events(session: Session, drafts: Sequence[EventDraft]) -> list[Event]
     """
     buffer: list[tuple[EventDraft, Event]] | None = session.info.get(BUFFER_KEY)
     if buffer is None:
-        return _write_events(session, drafts)
+        written = _write_events(session, drafts)
+        _run_reactions(session, drafts)
+        return written
     # Held events belong to a transaction: make sure one is open so a rollback ends it.
     session.connection()
     placeholders = []
@@ -221,6 +249,7 @@ def append_events(session: Session, drafts: Sequence[EventDraft]) -> list[Event]
         )
         buffer.append((stamped, placeholder))
         placeholders.append(placeholder)
+    _run_reactions(session, drafts)
     return placeholders
 
 

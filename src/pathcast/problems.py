@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pathcast.errors import FieldError, InvalidInput, PathcastError
+from pathcast.errors import FieldError, InvalidInput, PathcastError, TooManyRequests
 from pathcast.i18n import locale_from_accept_language, translate
 
 PROBLEM_TYPE_BASE = "https://pathcast.dev/problems/"
@@ -101,6 +101,8 @@ async def _pathcast_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, InvalidInput):
         errors = [field_problem(error, locale) for error in exc.errors]
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem_response(
         request,
         status=exc.status,

@@ -61,6 +61,7 @@ class ActivityKind(StrEnum):
     meeting = "meeting"
     note = "note"
     task = "task"
+    message = "message"
 
 
 class ContractStatus(StrEnum):
@@ -365,6 +366,8 @@ class Activity(TimestampMixin, Base):
     due_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
     duration_minutes: Mapped[int | None]
+    # Where it came from when not typed in: "email", "wecom", "dingtalk", "webhook", "csv".
+    channel: Mapped[str | None] = mapped_column(String(16))
 
 
 # --- contracts, subscriptions, tickets ----------------------------------------------

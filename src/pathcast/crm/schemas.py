@@ -457,6 +457,7 @@ class ActivityRead(RecordRead):
     due_at: Annotated[datetime | None, INTERNAL]
     done_at: Annotated[datetime | None, INTERNAL]
     duration_minutes: Annotated[int | None, CUSTOMER]
+    channel: Annotated[str | None, CUSTOMER] = None
 
 
 # --- contracts, subscriptions, tickets ---------------------------------------------------

@@ -24,6 +24,7 @@ from pathcast.crm.service.records import (
     get_readable,
     get_writable,
     list_records,
+    readable_query,
     snapshot,
     update_record,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "get_readable",
     "get_writable",
     "list_records",
+    "readable_query",
     "snapshot",
     "spec_for",
     "stage_history",
