@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import text
 
@@ -14,13 +17,32 @@ from pathcast.problems import install_problem_handlers
 from pathcast.signals.api import public_router as signals_public_router
 from pathcast.signals.api import router as signals_router
 from pathcast.signals.api import snippet_router
+from pathcast.signals.inbound_api import router as signals_inbound_router
 
 API_PREFIX = "/api/v1"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Background work that lives as long as the server: mailbox polling."""
+    from pathcast.config import get_settings
+    from pathcast.signals.tasks import Poller
+
+    interval = get_settings().poll_interval_seconds
+    poller = Poller(interval) if interval > 0 else None
+    if poller is not None:
+        poller.start()
+    try:
+        yield
+    finally:
+        if poller is not None:
+            poller.stop()
 
 
 def create_app() -> FastAPI:
     """The whole application; every API route requires authentication unless marked public."""
     app = FastAPI(
+        lifespan=lifespan,
         title="Pathcast API",
         version=__version__,
         description="Pathcast (推演) sales management. Authenticate with `Authorization: Bearer <token>` "
@@ -36,6 +58,7 @@ def create_app() -> FastAPI:
     api.include_router(events_router)
     api.include_router(signals_router)
     api.include_router(signals_public_router)
+    api.include_router(signals_inbound_router)
     app.include_router(api)
     app.include_router(snippet_router)
 

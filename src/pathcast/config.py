@@ -35,6 +35,9 @@ class Settings(BaseSettings):
         description="Deep interactions (meeting held, call over 5 minutes, email reply, portal login) "
         "a contact needs before behaviour is shown against their name.",
     )
+    poll_interval_seconds: int = Field(
+        default=300, ge=0, description="How often the server polls IMAP mailboxes; 0 turns polling off."
+    )
     qualifying_dwell_seconds: int = Field(
         default=30, ge=0, description="Default visible dwell for a view to count as qualifying."
     )

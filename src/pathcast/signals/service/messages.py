@@ -209,7 +209,7 @@ def claim_nonce(session: Session, *, connector_id: int, nonce: str, now: datetim
 def ingest_drafts(
     session: Session,
     *,
-    items: Iterable[tuple[int, MessageDraft | ConnectorError]],
+    items: Iterable[tuple[int | str, MessageDraft | ConnectorError]],
     actor: Actor,
     connector_id: int | None = None,
     row_label: str = "row",
