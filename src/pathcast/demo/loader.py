@@ -21,6 +21,7 @@ from pathcast.crm import models as m
 from pathcast.crm.service import ensure_default_pipeline, stages_of
 from pathcast.demo.activities import deal_activities
 from pathcast.demo.aftersales import account_tickets, create_contract, create_library
+from pathcast.demo.behaviour import create_behaviour
 from pathcast.demo.catalog import PRODUCTS, create_catalog
 from pathcast.demo.company import create_accounts
 from pathcast.demo.context import DealSpec, Demo
@@ -28,6 +29,7 @@ from pathcast.demo.deals import plan_deals, renewal_spec, run_deal
 from pathcast.demo.people import ADMIN_EMAIL, create_customer_login, create_staff
 from pathcast.errors import Conflict, InvalidInput
 from pathcast.events import Event, flush_events
+from pathcast.signals import models as signal_models
 
 DEFAULT_ACCOUNTS = 60
 DEFAULT_SEED = 7
@@ -54,6 +56,8 @@ COUNTED: tuple[tuple[str, Any], ...] = (
     ("tickets", m.Ticket),
     ("documents", m.Document),
     ("document_versions", m.DocumentVersion),
+    ("signal_views", signal_models.View),
+    ("identity_links", signal_models.IdentityLink),
     ("events", Event),
 )
 
@@ -152,5 +156,6 @@ def load_demo(
         session.flush()
         session.expunge_all()
     create_customer_login(demo)
+    create_behaviour(demo)
     session.flush()
     return DemoResult(counts=count_rows(session), logins=demo.logins, seed=seed, today=demo.today)

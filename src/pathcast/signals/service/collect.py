@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from pathcast.db import utcnow
-from pathcast.errors import PermissionDenied
+from pathcast.errors import NotFound, PermissionDenied
 from pathcast.signals import models as m
 from pathcast.signals.schemas import CollectBatch, CollectEvent, CollectReport, RejectedEvent
 from pathcast.signals.service import identity
@@ -484,3 +484,11 @@ def _identify(session: Session, parsed: _Batch, visitor_ids: dict[str, int]) -> 
                 identity.identify_by_email(session, visitor_id=visitor_id, email=event.email)
         kept.append(item)
     parsed.accepted = kept
+
+
+def visitor_id(session: Session, *, site_id: int, key: str) -> int:
+    """The id of a visitor that has sent at least one event."""
+    found = session.scalar(select(m.Visitor.id).where(m.Visitor.site_id == site_id, m.Visitor.key == key))
+    if found is None:
+        raise NotFound("not_found", entity="visitor", id=key)
+    return int(found)

@@ -77,8 +77,13 @@ def record_deep_interaction(
     source: str,
     occurred_at: datetime,
     actor_label: str,
+    recorded_at: datetime | None = None,
 ) -> bool:
-    """Count one deep interaction (once per source); cross the threshold when it is reached."""
+    """Count one deep interaction (once per source); cross the threshold when it is reached.
+
+    ``recorded_at`` is when Pathcast learnt of it (default now; history replays pass
+    their own moment): the threshold counts as crossed from then, never earlier.
+    """
     exists = session.scalar(
         select(m.DeepInteraction.id).where(
             m.DeepInteraction.contact_id == contact_id, m.DeepInteraction.source == source
@@ -90,7 +95,7 @@ def record_deep_interaction(
         m.DeepInteraction(contact_id=contact_id, kind=kind.value, source=source, occurred_at=occurred_at)
     )
     session.flush()
-    _refresh(session, contact_id, actor_label)
+    _refresh(session, contact_id, actor_label, recorded_at or utcnow())
     return True
 
 
@@ -103,10 +108,10 @@ def forget_deep_interaction(session: Session, *, contact_id: int, source: str, a
         )
     )
     if getattr(result, "rowcount", 0):
-        _refresh(session, contact_id, actor_label)
+        _refresh(session, contact_id, actor_label, utcnow())
 
 
-def _refresh(session: Session, contact_id: int, actor_label: str) -> None:
+def _refresh(session: Session, contact_id: int, actor_label: str, at: datetime) -> None:
     count = int(
         session.scalar(
             select(func.count())
@@ -121,7 +126,7 @@ def _refresh(session: Session, contact_id: int, actor_label: str) -> None:
         session.add(state)
     state.deep_interactions = count
     if state.crossed_at is None and state.opted_out_at is None and count >= threshold():
-        state.crossed_at = utcnow()
+        state.crossed_at = at
         state.threshold = threshold()
         session.flush()
         append_event(
@@ -131,6 +136,7 @@ def _refresh(session: Session, contact_id: int, actor_label: str) -> None:
             entity_id=contact_id,
             actor=actor_label,
             payload={"deep_interactions": count, "threshold": state.threshold},
+            occurred_at=at,
         )
     session.flush()
 
@@ -234,6 +240,7 @@ def _on_activity_event(session: Session, draft: EventDraft) -> None:
         source=source,
         occurred_at=activity.done_at or activity.occurred_at or utcnow(),
         actor_label=draft.actor,
+        recorded_at=draft.occurred_at,
     )
 
 

@@ -8,6 +8,7 @@ believed at any moment can be replayed.
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -119,7 +120,13 @@ def identify_portal_login(
 
 
 def link_visitor(
-    session: Session, *, visitor_id: int, contact_id: int, method: m.IdentityMethod, by: str
+    session: Session,
+    *,
+    visitor_id: int,
+    contact_id: int,
+    method: m.IdentityMethod,
+    by: str,
+    at: datetime | None = None,
 ) -> m.IdentityLink | None:
     """Point the visitor at the contact, reverting a link to someone else.
 
@@ -135,8 +142,9 @@ def link_visitor(
         if current.contact_id == contact_id:
             return current
         revert_link(session, link=current, by=by, reason="superseded")
+    linked_at = at or utcnow()
     link = m.IdentityLink(
-        visitor_id=visitor_id, contact_id=contact_id, method=method.value, linked_at=utcnow(), linked_by=by
+        visitor_id=visitor_id, contact_id=contact_id, method=method.value, linked_at=linked_at, linked_by=by
     )
     session.add(link)
     session.flush()
@@ -147,6 +155,7 @@ def link_visitor(
         entity_id=contact_id,
         actor=by,
         payload={"visitor_id": visitor_id, "link_id": link.id, "method": method.value},
+        occurred_at=linked_at,
     )
     return link
 

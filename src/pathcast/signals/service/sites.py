@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -39,14 +40,21 @@ def _normalise_origin(origin: str) -> str:
 
 
 def create_site(
-    session: Session, *, name: str, allowed_origins: list[str], actor: Actor, rate_limit_per_minute: int = 600
+    session: Session,
+    *,
+    name: str,
+    allowed_origins: list[str],
+    actor: Actor,
+    rate_limit_per_minute: int = 600,
+    key: str | None = None,
+    occurred_at: datetime | None = None,
 ) -> m.Site:
-    """A new site with a fresh public key for its snippet."""
+    """A new site with a fresh public key for its snippet (``key`` only for reproducible demos)."""
     _require_admin(actor)
     if session.scalar(select(m.Site.id).where(m.Site.name == name)) is not None:
         raise Conflict("site_exists", name=name)
     site = m.Site(
-        key=secrets.token_urlsafe(18),
+        key=key or secrets.token_urlsafe(18),
         name=name,
         allowed_origins=[_normalise_origin(origin) for origin in allowed_origins],
         rate_limit_per_minute=rate_limit_per_minute,
@@ -60,6 +68,7 @@ def create_site(
         entity_id=site.id,
         actor=actor.label,
         payload={"after": {"name": name, "allowed_origins": site.allowed_origins}},
+        occurred_at=occurred_at,
     )
     return site
 
