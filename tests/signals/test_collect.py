@@ -139,3 +139,19 @@ def test_the_snippet_is_served_small_and_cacheable(client: TestClient) -> None:
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("application/javascript")
     assert len(answer.content) < 5000
+
+
+def test_long_descriptive_text_is_clipped_not_refused(client: TestClient, site: Any, session: Session) -> None:
+    ts = now_ms()
+    long_url = "https://www.example.com/dsa?" + "q=1&" * 900
+    events = [
+        {"type": "view", "ts": ts, "view": "v-long", "url": long_url, "asset": "dsa", "asset_name": "名" * 400},
+        {"type": "click", "ts": ts, "url": long_url, "target": "t" * 900},
+        {"type": "view", "ts": ts, "view": "v-key", "asset": "k" * 201},
+    ]
+    report = post(client, {"site": site.key, "visitor": "visitor-long-1", "events": events}).json()
+    assert report["accepted"] == 2
+    assert [(item["index"], item["field"]) for item in report["rejected"]] == [(2, "asset")]
+    session.commit()
+    asset = session.scalars(select(m.Asset)).one()
+    assert len(asset.name) == 300 and asset.url is not None and len(asset.url) == 2000

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from pathcast.schemas import ProjectBase
 
@@ -14,6 +14,16 @@ MAX_DWELL_MS = 24 * 3600 * 1000
 WINDOWS: dict[str, int] = {"1d": 1, "7d": 7, "30d": 30}
 
 Key = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _clipped(limit: int) -> BeforeValidator:
+    """Descriptive text (a URL, a title) is cut to fit rather than refused: losing the view
+    over a long query string would lose its dwell too. Keys are never cut."""
+
+    def clip(value: Any) -> Any:
+        return value[:limit] if isinstance(value, str) else value
+
+    return BeforeValidator(clip)
 
 
 class CollectEvent(BaseModel):
@@ -26,11 +36,11 @@ class CollectEvent(BaseModel):
     visitor: str | None = Field(default=None, min_length=8, max_length=80)
     view: str | None = Field(default=None, min_length=1, max_length=64)
     asset: Key | None = None
-    asset_name: str | None = Field(default=None, max_length=300)
+    asset_name: Annotated[str | None, _clipped(300)] = Field(default=None, max_length=300)
     asset_kind: Literal["page", "document"] | None = None
-    url: str | None = Field(default=None, max_length=2000)
+    url: Annotated[str | None, _clipped(2000)] = Field(default=None, max_length=2000)
     dwell_ms: int | None = Field(default=None, ge=0, le=MAX_DWELL_MS)
-    target: str | None = Field(default=None, max_length=500)
+    target: Annotated[str | None, _clipped(500)] = Field(default=None, max_length=500)
     token: str | None = Field(default=None, max_length=500)
     email: str | None = Field(default=None, max_length=320)
 
