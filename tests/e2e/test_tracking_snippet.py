@@ -650,13 +650,12 @@ def _sign_in(page: Page, world: SignalsWorld, path: str) -> None:
     expect(page).to_have_url(f"{world.pathcast}{path}")
 
 
-# TODO(signals UI): the contact page has no behaviour section yet (web/contacts.py,
-# templates/contacts/detail.html). When it lands, drop the xfail marker (strict: the
-# run fails once this passes, as a reminder) and tighten the locators to its test ids.
-@pytest.mark.xfail(strict=True, reason="TODO: the contact page does not show signals yet")
 def test_the_contact_page_shows_behaviour_only_past_the_threshold(
     browser: Browser, signals_world: SignalsWorld
 ) -> None:
+    """李主任 reads the DSA comparison once through a tracked link. On his contact page the
+    rep sees only the threshold state until three meetings are held; then the asset, its
+    figures and the dwell heatmap (drawn by ECharts). Opting him out deletes it all."""
     world, li = signals_world, signals_world.li
     console = Console()
     with httpx.Client(base_url=world.pathcast, headers=world.headers, timeout=10.0) as api:
@@ -673,11 +672,32 @@ def test_the_contact_page_shows_behaviour_only_past_the_threshold(
             console.watch(page)
             _sign_in(page, world, f"/contacts/{li.contact_id}")
             expect(page.get_by_role("heading", name=li.name)).to_be_visible()
+            behaviour = page.get_by_test_id("behaviour")
+            state = behaviour.get_by_test_id("consent-state")
+            expect(state).to_have_attribute("data-state", "below")
+            expect(state).to_contain_text("已有 0 / 3 次深度互动")
             expect(page.locator("main")).not_to_contain_text(DSA_NAME)  # below the threshold
+            expect(behaviour.get_by_test_id("behaviour-assets")).to_have_count(0)
+            expect(page.locator("[data-heatmap]")).to_have_count(0)
 
             _hold_meetings(api, li, range(1, 4))
             page.reload()
-            expect(page.locator("main")).to_contain_text(DSA_NAME)
+            expect(state).to_have_attribute("data-state", "crossed")
+            expect(behaviour.get_by_test_id("behaviour-assets")).to_contain_text(DSA_NAME)
+            heatmap = behaviour.locator("[data-heatmap]")
+            expect(heatmap).to_have_attribute("data-rendered", "true")  # ECharts drew it
+            expect(heatmap.locator("canvas")).to_have_count(1)
+            expect(behaviour.get_by_test_id("identity-links")).to_contain_text("邮件跟踪链接")
+
+            # Opting out asks for a confirmation first, then deletes his behaviour.
+            confirm = behaviour.get_by_test_id("opt-out")
+            expect(confirm).to_be_hidden()
+            behaviour.get_by_test_id("opt-out-open").click()
+            confirm.click()
+            expect(page).to_have_url(f"{world.pathcast}/contacts/{li.contact_id}#behaviour")
+            expect(state).to_have_attribute("data-state", "opted_out")
+            expect(page.locator("main")).not_to_contain_text(DSA_NAME)
+            expect(behaviour.get_by_test_id("opt-in")).to_be_visible()
         finally:
             rep.close()
     assert console.errors == []

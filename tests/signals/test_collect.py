@@ -141,11 +141,20 @@ def test_the_snippet_is_served_small_and_cacheable(client: TestClient) -> None:
     assert len(answer.content) < 5000
 
 
-def test_long_descriptive_text_is_clipped_not_refused(client: TestClient, site: Any, session: Session) -> None:
+def test_long_descriptive_text_is_clipped_not_refused(
+    client: TestClient, site: Any, session: Session
+) -> None:
     ts = now_ms()
     long_url = "https://www.example.com/dsa?" + "q=1&" * 900
     events = [
-        {"type": "view", "ts": ts, "view": "v-long", "url": long_url, "asset": "dsa", "asset_name": "名" * 400},
+        {
+            "type": "view",
+            "ts": ts,
+            "view": "v-long",
+            "url": long_url,
+            "asset": "dsa",
+            "asset_name": "名" * 400,
+        },
         {"type": "click", "ts": ts, "url": long_url, "target": "t" * 900},
         {"type": "view", "ts": ts, "view": "v-key", "asset": "k" * 201},
     ]

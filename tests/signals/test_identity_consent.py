@@ -255,3 +255,37 @@ def test_refusals(client: TestClient, company: dict[str, Any], site: Any, sessio
     assert inbox.status_code in (200, 403)
     if inbox.status_code == 200:
         assert inbox.json() == []
+
+
+def test_members_and_customers_never_read_behaviour(
+    client: TestClient, company: dict[str, Any], site: Any, buyer: Any, session: Session
+) -> None:
+    contact_id, account_id = buyer.id, buyer.account_id
+    hold_meetings(session, buyer, 3)
+    rep = company["headers"]["east_rep"]
+    identify_and_view(client, site, tracked_token(client, rep, contact_id), "browser-wang-9", [95_000])
+    for who in ("member", "customer"):
+        headers = company["headers"][who]
+        for path in (
+            f"/api/v1/signals/features/contacts/{contact_id}",
+            f"/api/v1/signals/features/accounts/{account_id}",
+            f"/api/v1/signals/contacts/{contact_id}/consent",
+            f"/api/v1/signals/contacts/{contact_id}/identity-links",
+            "/api/v1/signals/inbox",
+            "/api/v1/signals/messages",
+        ):
+            answer = client.get(path, headers=headers)
+            assert answer.status_code in (403, 404), (who, path, answer.status_code)
+        link = {"contact_id": contact_id, "url": "https://www.example.com/"}
+        assert client.post("/api/v1/signals/tracked-links", json=link, headers=headers).status_code in (
+            403,
+            404,
+        )
+    # The contact's own timeline does not tell when a tracked link was clicked.
+    timeline = client.get(f"/api/v1/contacts/{contact_id}/events", headers=rep).json()
+    types = (
+        [event["type"] for event in timeline["items"]]
+        if isinstance(timeline, dict)
+        else [e["type"] for e in timeline]
+    )
+    assert "signals.contact_identified" not in types

@@ -93,6 +93,9 @@ RIGHTS: dict[str, dict[Role, str]] = {
         Role.member: "r",
         Role.customer_contact: "r",
     },
+    # Behaviour signals (identified visits, identity links, consent): sellers only. Delivery
+    # members and customer contacts never read another person's tracked behaviour.
+    "behaviour": {Role.admin: "crud", Role.manager: "cru", Role.rep: "cru"},
     "user": {Role.admin: "crud", Role.manager: "r", Role.rep: "r", Role.member: "r"},
     "team": {Role.admin: "crud", Role.manager: "r", Role.rep: "r", Role.member: "r"},
 }

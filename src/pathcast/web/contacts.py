@@ -1,5 +1,6 @@
 """The contact record page: fields edited in place, the account, the deals the contact
-is on, activities and the timeline. (The contact list belongs to ``lists.py``.)"""
+is on, behaviour (``signals.py``), activities and the timeline. (The contact list
+belongs to ``lists.py``.)"""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathcast.web.lookups import stages_by_id, user_names
 from pathcast.web.records import base_context, related
 from pathcast.web.rendering import render
 from pathcast.web.security import Page
+from pathcast.web.signals import contact_behaviour
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,5 +31,6 @@ def contact_detail(page: Page, session: DbSession, contact_id: int) -> Response:
         "deals": deals,
         "stages": stages_by_id(session, [deal.stage_id for deal in deals]),
         "people": user_names(session, [deal.owner_id for deal in deals]),
+        "behaviour": contact_behaviour(session, page, contact.id),
     }
     return render(page, "contacts/detail.html", context)

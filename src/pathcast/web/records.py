@@ -44,6 +44,7 @@ from pathcast.web.forms import FormField, PostedForm, editable_field, is_htmx, m
 from pathcast.web.lookups import account_names, contact_names, product_names, stages_by_id, user_names
 from pathcast.web.rendering import Formatter, PageContext, render
 from pathcast.web.security import FormPage, Page
+from pathcast.web.signals import account_behaviour
 
 router = APIRouter(include_in_schema=False)
 RELATED_LIMIT = 100
@@ -461,7 +462,7 @@ def opportunity_detail(page: Page, session: DbSession, opportunity_id: int) -> R
 @router.get("/accounts/{account_id}")
 def account_detail(page: Page, session: DbSession, account_id: int) -> Response:
     """An account: its fields (editable in place), contacts, opportunities, tickets,
-    activities and timeline."""
+    anonymous behaviour, activities and timeline."""
     anchor = load_anchor(session, page, "account", account_id)
     account: m.Account = anchor.record
     actor = page.actor
@@ -480,5 +481,6 @@ def account_detail(page: Page, session: DbSession, account_id: int) -> Response:
         "people": user_names(
             session, [deal.owner_id for deal in deals] + [ticket.owner_id for ticket in tickets]
         ),
+        "behaviour": account_behaviour(session, page, account.id),
     }
     return render(page, "accounts/detail.html", context)

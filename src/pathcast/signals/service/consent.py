@@ -22,7 +22,7 @@ from pathcast.db import utcnow
 from pathcast.events import EventDraft, append_event, react_to
 from pathcast.signals import models as m
 from pathcast.signals.schemas import ConsentRead
-from pathcast.signals.service.identity import require_contact_steward
+from pathcast.signals.service.identity import require_behaviour_right, require_contact_steward
 
 LONG_CALL_MINUTES = 5
 DEEP_ACTIVITY_KINDS = ("meeting", "call")
@@ -65,6 +65,7 @@ def consent_state(session: Session, contact_id: int, *, as_of: datetime | None =
 
 def read_consent(session: Session, *, contact_id: int, actor: Actor) -> ConsentRead:
     """The consent state of a contact the actor may read."""
+    require_behaviour_right(actor)
     get_readable(session, actor, spec_for("contact"), contact_id)
     return consent_state(session, contact_id)
 

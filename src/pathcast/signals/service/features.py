@@ -28,6 +28,7 @@ from pathcast.signals.schemas import (
     WindowFigures,
 )
 from pathcast.signals.service.consent import consent_state
+from pathcast.signals.service.identity import require_behaviour_right
 
 
 def _links_in_force(as_of: datetime | None) -> Any:
@@ -263,6 +264,7 @@ def read_contact_features(
     min_dwell_seconds: int | None = None,
 ) -> Features:
     """``contact_features`` for a contact the actor may read."""
+    require_behaviour_right(actor)
     get_readable(session, actor, spec_for("contact"), contact_id)
     return contact_features(session, contact_id=contact_id, as_of=as_of, min_dwell_seconds=min_dwell_seconds)
 
@@ -276,6 +278,7 @@ def read_account_features(
     min_dwell_seconds: int | None = None,
 ) -> Features:
     """``account_features`` for an account the actor may read."""
+    require_behaviour_right(actor)
     get_readable(session, actor, spec_for("account"), account_id)
     return account_features(session, account_id=account_id, as_of=as_of, min_dwell_seconds=min_dwell_seconds)
 
@@ -329,6 +332,7 @@ def inbox(session: Session, *, actor: Actor, limit: int = 50, min_dwell_seconds:
     Only contacts past the consent threshold appear: identified behaviour is exactly
     what the threshold allows to be named.
     """
+    require_behaviour_right(actor)
     contact_spec = spec_for("contact")
     contact_ids = readable_query(actor, contact_spec).with_only_columns(contact_spec.model.id)
     rows = session.execute(

@@ -15,7 +15,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathcast.auth.permissions import Actor, may
+from pathcast.auth.permissions import Actor, Operation, may
 from pathcast.config import get_settings
 from pathcast.crm.service import get_readable, spec_for
 from pathcast.crm.service import lookups as crm_lookups
@@ -36,7 +36,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 def tracked_link(session: Session, *, contact_id: int, url: str, actor: Actor) -> tuple[str, str]:
     """``url`` with a signed ``pc_t`` token naming the contact, for an e-mail the rep sends."""
-    get_readable(session, actor, spec_for("contact"), contact_id)
+    require_contact_steward(session, actor, contact_id)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidInput.single("url", "invalid", message="an http(s) address is required")
@@ -148,13 +148,15 @@ def link_visitor(
     )
     session.add(link)
     session.flush()
+    # Filed under the link, not the contact: the contact's own timeline must not tell when
+    # they clicked a tracked link before the consent threshold allows naming them.
     append_event(
         session,
         type="signals.contact_identified",
-        entity="contact",
-        entity_id=contact_id,
+        entity="identity_link",
+        entity_id=link.id,
         actor=by,
-        payload={"visitor_id": visitor_id, "link_id": link.id, "method": method.value},
+        payload={"visitor_id": visitor_id, "contact_id": contact_id, "method": method.value},
         occurred_at=linked_at,
     )
     return link
@@ -193,10 +195,10 @@ def revert_link(session: Session, *, link: m.IdentityLink, by: str, reason: str 
     append_event(
         session,
         type="signals.identity_reverted",
-        entity="contact",
-        entity_id=link.contact_id,
+        entity="identity_link",
+        entity_id=link.id,
         actor=by,
-        payload={"visitor_id": link.visitor_id, "link_id": link.id, "reason": reason},
+        payload={"visitor_id": link.visitor_id, "contact_id": link.contact_id, "reason": reason},
     )
     return link
 
@@ -212,6 +214,7 @@ def revert_link_by_id(session: Session, *, link_id: int, actor: Actor, reason: s
 
 def links_of_contact(session: Session, *, contact_id: int, actor: Actor) -> list[m.IdentityLink]:
     """Every link of a contact the actor may read, newest first, reverted ones included."""
+    require_behaviour_right(actor)
     get_readable(session, actor, spec_for("contact"), contact_id)
     return list(
         session.scalars(
@@ -222,12 +225,19 @@ def links_of_contact(session: Session, *, contact_id: int, actor: Actor) -> list
     )
 
 
-def require_contact_steward(session: Session, actor: Actor, contact_id: int) -> None:
-    """Identity and consent changes need a role that edits contacts and a contact the actor sees.
+def require_behaviour_right(actor: Actor, operation: Operation = "read") -> None:
+    """Tracked behaviour is for sellers: members and customer contacts are refused outright."""
+    if not may(actor, "behaviour", operation):
+        if operation == "read":
+            raise PermissionDenied("forbidden_model", entity="behaviour")
+        raise PermissionDenied("forbidden_operation", entity="behaviour", operation=operation)
 
-    Not row-level write rights: a rep on the account's deal acts on what its people do
-    even when someone else owns the contact record.
+
+def require_contact_steward(session: Session, actor: Actor, contact_id: int) -> None:
+    """Identity and consent changes need the behaviour right and a contact the actor sees.
+
+    Not row-level write rights on the contact: a rep on the account's deal acts on what
+    its people do even when someone else owns the contact record.
     """
     get_readable(session, actor, spec_for("contact"), contact_id)
-    if not may(actor, "contact", "update"):
-        raise PermissionDenied("forbidden_operation", entity="contact", operation="update")
+    require_behaviour_right(actor, "update")

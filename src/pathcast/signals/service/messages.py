@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from pathcast.auth.permissions import Actor
+from pathcast.auth.permissions import Actor, may
 from pathcast.crm.service import create_record, spec_for
 from pathcast.crm.service import lookups as crm_lookups
 from pathcast.db import utcnow
-from pathcast.errors import Conflict
+from pathcast.errors import Conflict, PermissionDenied
 from pathcast.events import append_event, events_savepoint
 from pathcast.signals import models as m
 from pathcast.signals.connectors.base import ConnectorError, MessageDraft
@@ -244,6 +244,8 @@ def list_messages(
     """Messages filed on records the actor may read (unfiled ones: admins only)."""
     from pathcast.crm.service import readable_query
 
+    if not may(actor, "activity", "read"):
+        raise PermissionDenied("forbidden_model", entity="activity")
     query = (
         select(m.InboundMessage)
         .order_by(m.InboundMessage.sent_at.desc(), m.InboundMessage.id.desc())
