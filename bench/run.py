@@ -1,8 +1,10 @@
 """Pathcast benchmarks: `make bench` prints a table and appends it to bench/RESULTS.md.
 
 Measures the Maven CRM import (time, rows/s), event appends per second on SQLite and
-PostgreSQL, and hash-chain verification per second. Each run uses fresh databases
-(a temp SQLite file; a private PostgreSQL schema that is dropped afterwards).
+PostgreSQL, hash-chain verification per second, and the ingest of tracking events through
+``POST /api/v1/collect`` on a real uvicorn server (events/s, latency per batch; see
+bench/collect.py, which also runs alone). Each run uses fresh databases (a temp SQLite
+file; a private PostgreSQL schema that is dropped afterwards).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+import collect
 from pathcast.db import dispose_engines, unit_of_work
 from pathcast.events import EventDraft, append_event, append_events, verify_chain
 from pathcast.migrate import upgrade
@@ -124,9 +127,16 @@ def main() -> int:
     parser.add_argument("--batch-events", type=int, default=20000, help="batched appends per engine")
     parser.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
     parser.add_argument("--skip-maven", action="store_true", help="leave out the Maven import")
+    parser.add_argument("--skip-collect", action="store_true", help="leave out the collect ingest")
+    parser.add_argument("--only", choices=("collect",), help="run only this section")
+    collect.add_size_arguments(parser, prefix="collect-")
     args = parser.parse_args()
+    if args.only == "collect" and args.skip_collect:
+        parser.error("--only collect and --skip-collect exclude each other")
+    engines = (("SQLite", sqlite_database), ("PostgreSQL", postgres_database))
     rows: list[tuple[str, str, str]] = []
-    for engine, database in (("SQLite", sqlite_database), ("PostgreSQL", postgres_database)):
+    details: list[str] = []
+    for engine, database in engines if args.only is None else ():
         with database() as url:
             maven = bench_maven(url, skip=args.skip_maven)
             if maven is None:
@@ -156,12 +166,29 @@ def main() -> int:
             )
             checked, rate = bench_verify(url)
             rows.append((engine, f"chain verification ({checked:,} events)", f"{rate:,.0f} events/s"))
+    for engine, database in engines if not args.skip_collect else ():
+        over_http, in_process = collect.bench_engine(
+            engine,
+            database,
+            batches=args.collect_batches,
+            batch_size=args.collect_batch_size,
+            clients=args.collect_clients,
+            visitors=args.collect_visitors,
+            assets=args.collect_assets,
+            workers=args.collect_workers,
+        )
+        if over_http is not None:
+            rows += collect.http_rows(over_http)
+        if in_process is not None:
+            rows += collect.profile_rows(in_process)
+            details.append(collect.phase_table(in_process))
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = (
         f"## {stamp} — {os.cpu_count()} cores, {platform.machine()}, Python "
         f"{platform.python_version()}\n\n| engine | measure | result |\n|---|---|---|\n"
     )
     table = header + "".join(f"| {e} | {m} | {r} |\n" for e, m, r in rows)
+    table += "".join("\n" + detail for detail in details)
     sys.stdout.write(table)
     if not args.no_record:
         if not RESULTS.exists():

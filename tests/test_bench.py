@@ -1,10 +1,20 @@
-"""The benchmark script runs end to end (tiny sizes, nothing recorded)."""
+"""The benchmark scripts run end to end (tiny sizes, nothing recorded); the collect
+benchmark stores what it sends, views, dwell and day figures included (no timing checks)."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy import func, select
+
+from pathcast.db import unit_of_work
+from pathcast.signals import models as m
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,6 +30,7 @@ def test_bench_runs_and_prints_its_table() -> None:
             "200",
             "--no-record",
             "--skip-maven",
+            "--skip-collect",
         ],
         capture_output=True,
         text=True,
@@ -29,3 +40,116 @@ def test_bench_runs_and_prints_its_table() -> None:
     assert result.returncode == 0, result.stderr
     assert "| PostgreSQL | chain verification" in result.stdout
     assert "| SQLite | event appends, 1 per transaction" in result.stdout
+
+
+# --- the collect ingest benchmark (bench/collect.py) ---------------------------------------
+
+
+def _bench_collect() -> ModuleType:
+    """bench/collect.py as a module (bench/ is not a package)."""
+    name = "pathcast_bench_collect"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "collect.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def _sent(bodies: list[bytes]) -> dict[str, Any]:
+    """What the bodies ask to store, read back from the JSON itself (not the generator)."""
+    events = [event for body in bodies for event in json.loads(body)["events"]]
+    highest: dict[str, int] = {}
+    for event in events:
+        if event["type"] == "view":
+            highest.setdefault(event["view"], 0)
+        elif event["type"] == "dwell":
+            assert event["view"] in highest, "a heartbeat must follow its view"
+            highest[event["view"]] = max(highest[event["view"]], event["dwell_ms"])
+    kinds = {kind: sum(1 for e in events if e["type"] == kind) for kind in ("view", "dwell", "click")}
+    return {"events": len(events), "views": len(highest), "dwell_ms": sum(highest.values()), "kinds": kinds}
+
+
+def _stored(url: str) -> dict[str, int]:
+    with unit_of_work(url, write=False) as session:
+        hits = dict(session.execute(select(m.Hit.kind, func.count()).group_by(m.Hit.kind)).all())
+        return {
+            "hits": sum(hits.values()),
+            "clicks": hits.get("click", 0),
+            "views": session.scalar(select(func.count()).select_from(m.View)) or 0,
+            "view_dwell_ms": session.scalar(select(func.sum(m.View.dwell_ms))) or 0,
+            "day_views": session.scalar(select(func.sum(m.VisitorAssetDay.views))) or 0,
+            "day_dwell_ms": session.scalar(select(func.sum(m.VisitorAssetDay.dwell_ms))) or 0,
+            "assets_named_in_chinese": session.scalar(
+                select(func.count()).select_from(m.Asset).where(m.Asset.name.like("%科%"))
+            )
+            or 0,
+        }
+
+
+def _check_features(url: str, bodies: list[bytes]) -> None:
+    sent = _sent(bodies)
+    assert sent["kinds"]["view"] and sent["kinds"]["dwell"] and sent["kinds"]["click"]
+    # Heartbeats of views started in an earlier batch, so stored views get updated.
+    first_batch_views = {e["view"] for e in json.loads(bodies[0])["events"] if e["type"] == "view"}
+    later = [e for body in bodies[1:] for e in json.loads(body)["events"] if e["type"] == "dwell"]
+    assert any(e["view"] in first_batch_views for e in later)
+    stored = _stored(url)
+    assert stored["hits"] == sent["events"]
+    assert stored["clicks"] == sent["kinds"]["click"]
+    assert stored["views"] == stored["day_views"] == sent["views"]
+    assert stored["view_dwell_ms"] == stored["day_dwell_ms"] == sent["dwell_ms"] > 0
+    assert stored["assets_named_in_chinese"] > 0
+
+
+def test_collect_bench_in_process_stores_views_dwell_and_day_figures(db_url: str) -> None:
+    bench = _bench_collect()
+    workload = bench.make_workload(
+        bench.create_bench_site(db_url), batches=3, batch_size=50, streams=1, visitors=20, assets=5
+    )
+    result = bench.run_inprocess(db_url, workload, engine="test")
+    assert result.events == 150 and result.batches == 3
+    assert {label for label, *_ in result.phases} >= {"commit (all of it counted as in the driver)"}
+    _check_features(db_url, workload.bodies)
+    assert "| **total** |" in bench.phase_table(result)
+
+
+def test_collect_bench_over_http_stores_views_dwell_and_day_figures(db_url: str) -> None:
+    bench = _bench_collect()
+    workload = bench.make_workload(
+        bench.create_bench_site(db_url), batches=4, batch_size=50, streams=1, visitors=20, assets=5
+    )
+    result = bench.run_http(db_url, workload, engine="test", warmup=1)
+    assert result.batches == 3 and result.events == 150 and len(result.latencies) == 3
+    assert result.stored.hits == 200  # the warm-up batch is stored too
+    _check_features(db_url, workload.bodies)
+    rows = bench.http_rows(result)
+    assert "p50" in rows[0][2] and "p99" in rows[0][2]
+
+
+def test_bench_collect_section_runs_alone_and_prints_both_engines() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--only",
+            "collect",
+            "--collect-batches",
+            "2",
+            "--collect-batch-size",
+            "20",
+            "--collect-clients",
+            "2",
+            "--no-record",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for engine in ("SQLite", "PostgreSQL"):
+        assert f"| {engine} | collect over HTTP: 40 events in 2 batches of 20, 2 clients" in result.stdout
+        assert f"| {engine} | collect in-process (no HTTP, 1 thread)" in result.stdout
+    assert "chain verification" not in result.stdout

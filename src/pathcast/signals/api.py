@@ -6,6 +6,8 @@ avoids ``from __future__ import annotations``: FastAPI reads body types at defin
 """
 
 import json
+import threading
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +16,8 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
-from pathcast.db import unit_of_work
+from pathcast.config import get_settings
+from pathcast.db import is_sqlite, unit_of_work
 from pathcast.deps import CurrentActor, DbSession
 from pathcast.errors import InvalidInput, PayloadTooLarge, PermissionDenied, TooManyRequests
 from pathcast.signals import schemas as s
@@ -83,15 +86,28 @@ def _parse_batch(raw: bytes) -> s.CollectBatch:
         raise InvalidInput.single(where, "invalid", message=first["msg"]) from None
 
 
+# SQLite lets one transaction write at a time; a writer that finds the lock taken polls
+# it with growing sleeps (up to 100 ms), so with several batches in flight some wait
+# seconds while others pass. This process's collect writers queue here instead.
+_SQLITE_WRITER = threading.Lock()
+
+
+def _writer_turn() -> AbstractContextManager[object]:
+    return _SQLITE_WRITER if is_sqlite(get_settings().resolved_database_url()) else nullcontext()
+
+
 def _ingest(batch: s.CollectBatch, origin: str | None) -> s.CollectReport:
-    with unit_of_work() as session:
+    # Validation needs no database: done before queueing for the write lock, it
+    # overlaps with another request's writing.
+    validated = collect.validate_batch(batch)
+    with _writer_turn(), unit_of_work() as session:
         site = collect.site_for_key(session, batch.site)
         if not collect.origin_allowed(site, origin):
             raise PermissionDenied("origin_not_allowed", origin=origin)
         retry_after = get_rate_limiter().hit(f"site:{site.key}", site.rate_limit_per_minute)
         if retry_after is not None:
             raise TooManyRequests(retry_after=retry_after)
-        return collect.ingest_batch(session, site=site, batch=batch)
+        return collect.ingest_batch(session, site=site, batch=validated)
 
 
 @public_router.post(

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -83,15 +83,34 @@ class _Batch:
         self.rejected.append(RejectedEvent(index=index, field=field_name, code=code, reason=reason))
 
 
+@dataclass(frozen=True)
+class ValidatedBatch:
+    """A batch checked event by event, before any database work (and any lock)."""
+
+    parsed: _Batch
+    received_at: datetime
+
+
+def validate_batch(batch: CollectBatch, received_at: datetime | None = None) -> ValidatedBatch:
+    """Validate every event of ``batch``; pure, so the caller can do it outside a transaction."""
+    received_at = received_at or utcnow()
+    return ValidatedBatch(_validate(batch, received_at), received_at)
+
+
 def ingest_batch(
-    session: Session, *, site: SiteInfo, batch: CollectBatch, received_at: datetime | None = None
+    session: Session,
+    *,
+    site: SiteInfo,
+    batch: CollectBatch | ValidatedBatch,
+    received_at: datetime | None = None,
 ) -> CollectReport:
     """Store the valid events of ``batch`` and keep views, dwell and day aggregates current.
 
     Each invalid event is reported with its index, field and reason; the rest are kept.
+    A ``ValidatedBatch`` skips validation (it was done before the write lock was taken).
     """
-    received_at = received_at or utcnow()
-    parsed = _validate(batch, received_at)
+    validated = batch if isinstance(batch, ValidatedBatch) else validate_batch(batch, received_at)
+    parsed, received_at = validated.parsed, validated.received_at
     if not parsed.accepted:
         return CollectReport(accepted=0, rejected=parsed.rejected)
     visitor_ids = _visitor_ids(session, site.id, parsed.accepted, received_at)
@@ -100,7 +119,7 @@ def ingest_batch(
     views = _known_views(session, site.id, parsed.accepted)
     rows = _hit_rows(site.id, parsed, visitor_ids, asset_ids, views, received_at)
     if rows:
-        session.connection().execute(insert(HITS), rows)
+        _insert_rows(session, HITS, rows)
     _apply_views(session, site.id, parsed, visitor_ids, asset_ids, views, received_at)
     parsed.rejected.sort(key=lambda rejected: rejected.index)
     return CollectReport(accepted=len(parsed.accepted), rejected=parsed.rejected)
@@ -179,7 +198,7 @@ def _visitor_ids(
     found = dict(
         connection.execute(
             select(VISITORS.c.key, VISITORS.c.id).where(
-                VISITORS.c.site_id == site_id, VISITORS.c.key.in_(keys)
+                VISITORS.c.site_id == site_id, _one_of(session, VISITORS.c.key, keys)
             )
         ).all()
     )
@@ -195,13 +214,15 @@ def _visitor_ids(
         found.update(
             connection.execute(
                 select(VISITORS.c.key, VISITORS.c.id).where(
-                    VISITORS.c.site_id == site_id, VISITORS.c.key.in_(missing)
+                    VISITORS.c.site_id == site_id, _one_of(session, VISITORS.c.key, missing)
                 )
             ).all()
         )
     seen = [found[key] for key in keys - missing]
     if seen:
-        connection.execute(update(VISITORS).where(VISITORS.c.id.in_(seen)).values(last_seen_at=received_at))
+        connection.execute(
+            update(VISITORS).where(_one_of(session, VISITORS.c.id, seen)).values(last_seen_at=received_at)
+        )
     return found
 
 
@@ -217,7 +238,7 @@ def _asset_ids(session: Session, site_id: int, accepted: list[_Accepted]) -> dic
     connection = session.connection()
     rows = connection.execute(
         select(ASSETS.c.key, ASSETS.c.id, ASSETS.c.name).where(
-            ASSETS.c.site_id == site_id, ASSETS.c.key.in_(named.keys())
+            ASSETS.c.site_id == site_id, _one_of(session, ASSETS.c.key, named.keys())
         )
     ).all()
     found = {row.key: row.id for row in rows}
@@ -253,7 +274,7 @@ def _asset_ids(session: Session, site_id: int, accepted: list[_Accepted]) -> dic
         found.update(
             connection.execute(
                 select(ASSETS.c.key, ASSETS.c.id).where(
-                    ASSETS.c.site_id == site_id, ASSETS.c.key.in_(missing)
+                    ASSETS.c.site_id == site_id, _one_of(session, ASSETS.c.key, missing)
                 )
             ).all()
         )
@@ -300,7 +321,7 @@ def _known_views(session: Session, site_id: int, accepted: list[_Accepted]) -> d
                 VIEWS.c.started_at,
                 VIEWS.c.dwell_ms,
                 VIEWS.c.last_hit_at,
-            ).where(VIEWS.c.site_id == site_id, VIEWS.c.key.in_(keys))
+            ).where(VIEWS.c.site_id == site_id, _one_of(session, VIEWS.c.key, keys))
         )
         .all()
     )
@@ -416,13 +437,22 @@ def _apply_views(
         if state.new
     ]
     if new_rows:
-        connection.execute(insert(VIEWS), new_rows)
+        _insert_rows(session, VIEWS, new_rows)
     changed = [
         {"view_id": state.id, "new_dwell": state.dwell_ms, "new_last": state.last_hit_at}
         for key, state in views.items()
         if not state.new and state.dwell_ms != before[key][0]
     ]
-    if changed:
+    if changed and connection.dialect.name == "postgresql":
+        connection.execute(
+            _PG_UPDATE_VIEWS,
+            {
+                "ids": [row["view_id"] for row in changed],
+                "dwell": [row["new_dwell"] for row in changed],
+                "last": [row["new_last"] for row in changed],
+            },
+        )
+    elif changed:
         connection.execute(
             update(VIEWS)
             .where(VIEWS.c.id == bindparam("view_id"))
@@ -448,8 +478,13 @@ def _upsert_days(session: Session, buckets: dict[tuple[int, int, date], list[int
         for (visitor_id, asset_id, day), (views, dwell) in sorted(buckets.items())
     ]
     dialect = session.get_bind().dialect.name
-    statement: Any
-    statement = postgresql.insert(DAYS) if dialect == "postgresql" else sqlite.insert(DAYS)
+    if dialect == "postgresql":
+        columns = ("visitor_id", "asset_id", "day", "views", "dwell_ms")
+        session.connection().execute(
+            _PG_UPSERT_DAYS, {column: [row[column] for row in rows] for column in columns}
+        )
+        return
+    statement = sqlite.insert(DAYS)
     statement = statement.on_conflict_do_update(
         index_elements=["visitor_id", "asset_id", "day"],
         set_={
@@ -458,6 +493,46 @@ def _upsert_days(session: Session, buckets: dict[tuple[int, int, date], list[int
         },
     )
     session.connection().execute(statement, rows)
+
+
+# PostgreSQL: one statement with array parameters instead of one execution per row.
+_PG_UPDATE_VIEWS = text(
+    "UPDATE signal_views SET dwell_ms = u.dwell_ms, last_hit_at = u.last_hit_at "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:dwell AS integer[]), CAST(:last AS timestamptz[])) "
+    "AS u(id, dwell_ms, last_hit_at) WHERE signal_views.id = u.id"
+)
+_PG_UPSERT_DAYS = text(
+    "INSERT INTO signal_visitor_asset_days (visitor_id, asset_id, day, views, dwell_ms) "
+    "SELECT * FROM unnest(CAST(:visitor_id AS integer[]), CAST(:asset_id AS integer[]), "
+    "CAST(:day AS date[]), CAST(:views AS integer[]), CAST(:dwell_ms AS bigint[])) "
+    "ON CONFLICT (visitor_id, asset_id, day) DO UPDATE SET "
+    "views = signal_visitor_asset_days.views + excluded.views, "
+    "dwell_ms = signal_visitor_asset_days.dwell_ms + excluded.dwell_ms"
+)
+
+
+def _insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows``; on PostgreSQL with COPY (per-row INSERTs cost a server round each)."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    quote = connection.dialect.identifier_preparer.quote
+    names = ", ".join(quote(column) for column in columns)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[column] for column in columns])
+
+
+def _one_of(session: Session, column: Any, values: Any) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``IN (SELECT unnest(array))``: one statement text
+    whatever the count, so the driver prepares it once (an IN list differs by length)."""
+    if session.get_bind().dialect.name == "postgresql":
+        array = bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
+        return column.in_(select(func.unnest(array)))
+    return column.in_(values)
 
 
 def _insert_ignoring(session: Session, table: Table, unique: tuple[str, ...]) -> Any:
