@@ -2,6 +2,7 @@
 
 from pathcast import events
 from pathcast.auth import models as auth_models
+from pathcast.automation import models as automation_models
 from pathcast.crm import models as crm_models
 from pathcast.db import Base
 from pathcast.signals import models as signals_models
@@ -11,4 +12,4 @@ from pathcast.signals import service as signals_service  # noqa: F401
 
 metadata = Base.metadata
 
-__all__ = ["auth_models", "crm_models", "events", "metadata", "signals_models"]
+__all__ = ["auth_models", "automation_models", "crm_models", "events", "metadata", "signals_models"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pathcast.db import Base, StrEnum, TimestampMixin
@@ -74,3 +74,42 @@ class ApiToken(TimestampMixin, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class Position(TimestampMixin, Base):
+    """A business position people hold ("实施总监" implementation director, sales VP, CSM):
+    how rules address people by what they do rather than by name."""
+
+    __tablename__ = "positions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    name_zh: Mapped[str] = mapped_column(String(120))
+    # other words for it, in both languages ("交付总监", "head of delivery")
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class UserPosition(Base):
+    """A user holds a position, optionally for one region or team only."""
+
+    __tablename__ = "user_positions"
+    __table_args__ = (UniqueConstraint("user_id", "position_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    position_id: Mapped[int] = mapped_column(ForeignKey("positions.id", ondelete="CASCADE"), index=True)
+    region: Mapped[str | None] = mapped_column(String(100))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+
+
+class AccountTeamMember(Base):
+    """Someone serving an account in a position ("the account's CSM")."""
+
+    __tablename__ = "account_team_members"
+    __table_args__ = (UniqueConstraint("account_id", "user_id", "position_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    position_id: Mapped[int] = mapped_column(ForeignKey("positions.id", ondelete="CASCADE"))

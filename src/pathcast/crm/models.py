@@ -464,3 +464,23 @@ class DocumentVersion(Base):
     note: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+# --- tags ---------------------------------------------------------------------------------
+
+
+class RecordTag(Base):
+    """A label on an account, contact or opportunity ("high intent"), set by a person or a rule."""
+
+    __tablename__ = "record_tags"
+    __table_args__ = (
+        UniqueConstraint("entity", "record_id", "tag"),
+        Index("ix_record_tags_tag", "tag"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20))
+    record_id: Mapped[int]
+    tag: Mapped[str] = mapped_column(String(80))
+    applied_at: Mapped[datetime]
+    applied_by: Mapped[str] = mapped_column(String(120))
