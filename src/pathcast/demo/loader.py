@@ -26,7 +26,7 @@ from pathcast.demo.catalog import PRODUCTS, create_catalog
 from pathcast.demo.company import create_accounts
 from pathcast.demo.context import DealSpec, Demo
 from pathcast.demo.deals import plan_deals, renewal_spec, run_deal
-from pathcast.demo.people import ADMIN_EMAIL, create_customer_login, create_staff
+from pathcast.demo.people import ADMIN_EMAIL, create_account_teams, create_customer_login, create_staff
 from pathcast.errors import Conflict, InvalidInput
 from pathcast.events import Event, flush_events
 from pathcast.signals import models as signal_models
@@ -155,6 +155,7 @@ def load_demo(
         # later flush and event append as cheap as the first.
         session.flush()
         session.expunge_all()
+    create_account_teams(demo)
     create_customer_login(demo)
     create_behaviour(demo)
     session.flush()
