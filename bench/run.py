@@ -3,8 +3,10 @@
 Measures the Maven CRM import (time, rows/s), event appends per second on SQLite and
 PostgreSQL, hash-chain verification per second, and the ingest of tracking events through
 ``POST /api/v1/collect`` on a real uvicorn server (events/s, latency per batch; see
-bench/collect.py, which also runs alone). Each run uses fresh databases (a temp SQLite
-file; a private PostgreSQL schema that is dropped afterwards).
+bench/collect.py, which also runs alone), and the automation engine: matching throughput
+with 1,000 rules over a replayed stream, and commit → action start latency with the
+in-process worker (see bench/automation.py, which also runs alone). Each run uses fresh
+databases (a temp SQLite file; a private PostgreSQL schema that is dropped afterwards).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+import automation
 import collect
 from pathcast.db import dispose_engines, unit_of_work
 from pathcast.events import EventDraft, append_event, append_events, verify_chain
@@ -128,11 +131,15 @@ def main() -> int:
     parser.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
     parser.add_argument("--skip-maven", action="store_true", help="leave out the Maven import")
     parser.add_argument("--skip-collect", action="store_true", help="leave out the collect ingest")
-    parser.add_argument("--only", choices=("collect",), help="run only this section")
+    parser.add_argument("--skip-automation", action="store_true", help="leave out the automation engine")
+    parser.add_argument("--only", choices=("collect", "automation"), help="run only this section")
     collect.add_size_arguments(parser, prefix="collect-")
+    automation.add_size_arguments(parser, prefix="automation-")
     args = parser.parse_args()
     if args.only == "collect" and args.skip_collect:
         parser.error("--only collect and --skip-collect exclude each other")
+    if args.only == "automation" and args.skip_automation:
+        parser.error("--only automation and --skip-automation exclude each other")
     engines = (("SQLite", sqlite_database), ("PostgreSQL", postgres_database))
     rows: list[tuple[str, str, str]] = []
     details: list[str] = []
@@ -166,7 +173,7 @@ def main() -> int:
             )
             checked, rate = bench_verify(url)
             rows.append((engine, f"chain verification ({checked:,} events)", f"{rate:,.0f} events/s"))
-    for engine, database in engines if not args.skip_collect else ():
+    for engine, database in engines if not args.skip_collect and args.only in (None, "collect") else ():
         over_http, in_process = collect.bench_engine(
             engine,
             database,
@@ -182,6 +189,10 @@ def main() -> int:
         if in_process is not None:
             rows += collect.profile_rows(in_process)
             details.append(collect.phase_table(in_process))
+    if not args.skip_automation and args.only in (None, "automation"):
+        rows += automation.run_all(
+            args.automation_rules, args.automation_events, args.automation_samples, list(engines)
+        )
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = (
         f"## {stamp} — {os.cpu_count()} cores, {platform.machine()}, Python "

@@ -133,6 +133,10 @@ def configured(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("PATHCAST_DATABASE_URL", db_url)
     monkeypatch.setenv("PATHCAST_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("PATHCAST_SECRET_KEY", "test-secret-key-not-for-production")
+    # No background threads behind a test's back: tests that need the automation engine
+    # or mail polling run them explicitly (on SQLite a stray writer would hold the lock).
+    monkeypatch.setenv("PATHCAST_ENGINE_POLL_SECONDS", "0")
+    monkeypatch.setenv("PATHCAST_POLL_INTERVAL_SECONDS", "0")
     get_settings.cache_clear()
     yield db_url
     get_settings.cache_clear()

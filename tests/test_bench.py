@@ -153,3 +153,67 @@ def test_bench_collect_section_runs_alone_and_prints_both_engines() -> None:
         assert f"| {engine} | collect over HTTP: 40 events in 2 batches of 20, 2 clients" in result.stdout
         assert f"| {engine} | collect in-process (no HTTP, 1 thread)" in result.stdout
     assert "chain verification" not in result.stdout
+
+
+# --- the automation engine benchmark (bench/automation.py) -------------------------------------
+
+
+def _bench_automation() -> ModuleType:
+    """bench/automation.py as a module (bench/ is not a package)."""
+    name = "pathcast_bench_automation"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "automation.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def test_automation_bench_index_matches_what_each_rule_alone_matches() -> None:
+    import random
+
+    from pathcast.automation.engine.matcher import RuleIndex, StageCatalog
+
+    bench = _bench_automation()
+    rng = random.Random(3)
+    rules = bench.make_rules(60, rng)
+    events = bench.make_events(1500, rng, records=200)
+    catalog = StageCatalog(bench.STAGES)
+    index = RuleIndex(rules, catalog)
+    alone = [RuleIndex([rule], catalog) for rule in rules]
+    for event in events:
+        expected = sorted(c.rule.rule_id for single in alone for c in single.match(event))
+        assert sorted(c.rule.rule_id for c in index.match(event)) == expected
+    fires, candidates = bench.replay(index, events)
+    assert 0 < fires <= candidates
+
+
+def test_bench_automation_section_runs_alone_and_prints_both_engines() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--only",
+            "automation",
+            "--automation-rules",
+            "60",
+            "--automation-events",
+            "3000",
+            "--automation-samples",
+            "5",
+            "--no-record",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| in memory | automation matching: 60 enabled rules (" in result.stdout
+    for engine in ("SQLite", "PostgreSQL"):
+        assert (
+            f"| {engine} | automation latency, commit → action start, in-process worker (5 events"
+            in result.stdout
+        )
+    assert "chain verification" not in result.stdout and "collect over HTTP" not in result.stdout

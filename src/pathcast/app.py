@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from pathcast import __version__
 from pathcast.auth.api import router as auth_router
+from pathcast.automation.api import router as automation_router
 from pathcast.crm.api import router as crm_router
 from pathcast.db import unit_of_work
 from pathcast.events_api import router as events_router
@@ -24,17 +25,24 @@ API_PREFIX = "/api/v1"
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Background work that lives as long as the server: mailbox polling."""
+    """Background work that lives as long as the server: mailbox polling, the automation engine."""
+    from pathcast.automation.engine.worker import EngineThread
     from pathcast.config import get_settings
     from pathcast.signals.tasks import Poller
 
-    interval = get_settings().poll_interval_seconds
+    settings = get_settings()
+    interval = settings.poll_interval_seconds
     poller = Poller(interval) if interval > 0 else None
     if poller is not None:
         poller.start()
+    engine = EngineThread(settings.engine_poll_seconds) if settings.engine_poll_seconds > 0 else None
+    if engine is not None:
+        engine.start()
     try:
         yield
     finally:
+        if engine is not None:
+            engine.stop()
         if poller is not None:
             poller.stop()
 
@@ -56,6 +64,7 @@ def create_app() -> FastAPI:
     api.include_router(auth_router)
     api.include_router(crm_router)
     api.include_router(events_router)
+    api.include_router(automation_router)
     api.include_router(signals_router)
     api.include_router(signals_public_router)
     api.include_router(signals_inbound_router)

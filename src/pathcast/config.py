@@ -41,6 +41,18 @@ class Settings(BaseSettings):
     qualifying_dwell_seconds: int = Field(
         default=30, ge=0, description="Default visible dwell for a view to count as qualifying."
     )
+    engine_poll_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often the server's automation worker looks for new events and due runs "
+        "(commits in the same process wake it at once); 0 turns the in-process worker off.",
+    )
+    engine_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a worker holds a run it is executing; a crashed worker's runs are "
+        "taken up by another once the lease expires.",
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL, falling back to ``<data_dir>/pathcast.db``."""

@@ -96,6 +96,8 @@ RIGHTS: dict[str, dict[Role, str]] = {
     # Behaviour signals (identified visits, identity links, consent): sellers only. Delivery
     # members and customer contacts never read another person's tracked behaviour.
     "behaviour": {Role.admin: "crud", Role.manager: "cru", Role.rep: "cru"},
+    # Automation rules: managers write them, reps read them (and what they would do).
+    "rule": {Role.admin: "crud", Role.manager: "cru", Role.rep: "r"},
     "user": {Role.admin: "crud", Role.manager: "r", Role.rep: "r", Role.member: "r"},
     "team": {Role.admin: "crud", Role.manager: "r", Role.rep: "r", Role.member: "r"},
 }

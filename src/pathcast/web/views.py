@@ -18,7 +18,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from pathcast.config import REPO_ROOT
 from pathcast.i18n import LOCALES
 from pathcast.problems import set_html_error_renderer
-from pathcast.web import activities, auth_pages, board, contacts, dashboard, export, lists, records, signals
+from pathcast.web import (
+    activities,
+    auth_pages,
+    automation_inbox,
+    automation_rules,
+    board,
+    contacts,
+    dashboard,
+    export,
+    lists,
+    records,
+    signals,
+)
 from pathcast.web.rendering import render_error
 from pathcast.web.security import LOCALE_COOKIE, LoginRequired
 
@@ -106,3 +118,5 @@ def install_web(app: FastAPI) -> None:
     app.include_router(contacts.router)
     app.include_router(activities.router)
     app.include_router(signals.router)
+    app.include_router(automation_rules.router)
+    app.include_router(automation_inbox.router)

@@ -1,0 +1,43 @@
+"""In-app notifications a person reads. Read marks are the reader's own UI state, not a
+business fact, so they append no event."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pathcast.auth.permissions import Actor
+from pathcast.automation.models import Notification
+from pathcast.db import utcnow
+from pathcast.errors import NotFound
+
+
+def of_user(session: Session, *, actor: Actor, unread: bool = False, limit: int = 50) -> list[Notification]:
+    """The actor's notifications, newest first."""
+    query = select(Notification).where(Notification.user_id == (actor.user_id or -1))
+    if unread:
+        query = query.where(Notification.read_at.is_(None))
+    return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
+
+
+def unread_count(session: Session, *, actor: Actor) -> int:
+    """How many notifications the actor has not read."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == (actor.user_id or -1), Notification.read_at.is_(None))
+        )
+        or 0
+    )
+
+
+def mark_read(session: Session, *, notification_id: int, actor: Actor) -> Notification:
+    """Mark one of the actor's notifications read (another person's answers 404)."""
+    notification = session.get(Notification, notification_id)
+    if notification is None or notification.user_id != actor.user_id:
+        raise NotFound(entity="notification", id=notification_id)
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+        session.flush()
+    return notification
