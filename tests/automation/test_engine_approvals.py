@@ -101,6 +101,8 @@ def test_approvals_route_by_tier_and_resume_or_stop_the_run(session: Session, db
         people["east_rm"].id,
         "account.tier = standard → regional_manager (default)",
     )
+    # The approver sees the figures they approve, even without the right to open the quote.
+    assert float(vp_item.detail["snapshot"]["discount_pct"]) == 20
     assert runs[str(strategic.id)].status == "waiting"
     assert runs[str(strategic.id)].next_attempt_at is None
     assert [i.id for i in service.open_items(session, actor=f.actor(people["vp"]))] == [vp_item.id]

@@ -378,6 +378,22 @@ def route(action: ir.RequireApprovalAction, value: Any) -> tuple[ir.Recipient | 
     return None, f"{action.route_by} = {show(value)}: no route and no default"
 
 
+def _subject_snapshot(session: Any, entity: str | None, record_id: str | None) -> dict[str, Any] | None:
+    """The subject's fields as they stand, for the person asked to decide: an approver may
+    not otherwise be allowed to open a rep's quote, yet must see what they approve."""
+    from pathcast.crm.service import snapshot, spec_for
+    from pathcast.errors import NotFound as UnknownEntity
+
+    if entity is None or record_id is None or not str(record_id).isdigit():
+        return None
+    try:
+        spec = spec_for(entity)
+    except UnknownEntity:
+        return None
+    record = session.get(spec.model, int(record_id))
+    return snapshot(record) if record is not None else None
+
+
 def _human(turn: _Turn, step: Step, action: Any) -> StepResult:
     if step.status == StepStatus.waiting.value:
         return turn.wait_until(None)  # still with a person; the inbox decision resumes it
@@ -422,6 +438,7 @@ def _human(turn: _Turn, step: Step, action: Any) -> StepResult:
                 "reason": turn.run.reason,
                 "prompt": prompt,
                 "subject": {"entity": turn.run.subject_entity, "id": turn.run.subject_id},
+                "snapshot": _subject_snapshot(turn.session, turn.run.subject_entity, turn.run.subject_id),
                 "candidates": [person.id for person in people],
             }
         ),

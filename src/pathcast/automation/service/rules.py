@@ -121,6 +121,13 @@ def _scope(actor: Actor, scope: str, scope_value: str | None) -> str | None:
 # --- writes ------------------------------------------------------------------------------------------
 
 
+def _check_text(text: str, lang: str) -> None:
+    if lang not in ("zh", "en"):
+        raise InvalidInput.single("lang", "unknown_language", value=lang, allowed=["zh", "en"])
+    if not text.strip():
+        raise InvalidInput.single("text", "missing")
+
+
 def _version(
     rule: Rule,
     number: int,
@@ -132,10 +139,7 @@ def _version(
     readback_en: str,
     actor: Actor,
 ) -> RuleVersion:
-    if lang not in ("zh", "en"):
-        raise InvalidInput.single("lang", "unknown_language", value=lang, allowed=["zh", "en"])
-    if not text.strip():
-        raise InvalidInput.single("text", "missing")
+    _check_text(text, lang)
     return RuleVersion(
         rule_id=rule.id,
         version=number,
@@ -166,6 +170,8 @@ def create_rule(
     if actor.role not in EDITORS:
         raise PermissionDenied("forbidden_operation", entity="rule", operation="create")
     scope_value = _scope(actor, scope, scope_value)
+    # Checked before the rule row is flushed, so a refused version leaves no orphan rule.
+    _check_text(text, lang)
     title = (name or "").strip() or text.strip()[:80]
     if not title:
         raise InvalidInput.single("name", "missing")
