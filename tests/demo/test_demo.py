@@ -37,7 +37,7 @@ SMALL = 8
 # Columns that differ between two loads for reasons other than the data itself.
 VOLATILE = {"created_at", "updated_at", "password_hash", "recorded_at", "hash", "prev_hash"}
 # Set-up the auth and pipeline services stamp with the time of the load, not of history.
-NOW_STAMPED = ("user", "team", "pipeline", "stage")
+NOW_STAMPED = ("user", "team", "pipeline", "stage", "automation_rule")
 
 
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
