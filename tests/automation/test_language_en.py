@@ -329,6 +329,132 @@ CASES += [
     ),
 ]
 
+# Blind-test findings: quantified groups, "no meeting", free task titles after "to".
+REPS = {"kind": "role", "value": "rep"}
+CASES += [
+    (
+        "every day at 8am remind all sales reps to follow up",
+        {
+            "trigger": {"type": "schedule", "cron": "0 8 * * *"},
+            "actions": [{"type": "notify", "recipients": [REPS]}],
+        },
+    ),
+    (
+        "every day at 8am remind every rep to follow up",
+        {"actions": [{"type": "notify", "recipients": [REPS]}]},
+    ),
+    (
+        "every monday remind each rep to update their deals",
+        {"actions": [{"type": "notify", "recipients": [REPS]}]},
+    ),
+    (
+        "every day at 8am remind all managers",
+        {"actions": [{"type": "notify", "recipients": [{"kind": "role", "value": "manager"}]}]},
+    ),
+    (
+        "if no meeting is booked within 3 days after a contract is signed, remind the account owner",
+        {
+            "trigger": {"type": "record_event", "event": "contract.signed"},
+            "wait": {"duration": "P3D", "unless": [{"event": "activity.created", "same_record": True}]},
+            "actions": [{"type": "notify", "recipients": [{"kind": "relation", "value": "account_owner"}]}],
+        },
+    ),
+    (
+        "when a quote is accepted, create a task for the owner to prepare the contract, due in 2 days",
+        {
+            "trigger": {"type": "record_event", "event": "quote.accepted"},
+            "actions": [
+                {"type": "create_task", "assignee": OWNER, "title": "prepare the contract", "due_in": "P2D"}
+            ],
+        },
+    ),
+    (
+        "When a contract is signed, create a task for the delivery manager to schedule kickoff within 3 days",
+        {
+            "trigger": {"type": "record_event", "event": "contract.signed"},
+            "actions": [
+                {
+                    "type": "create_task",
+                    "assignee": {"kind": "role", "value": "delivery_manager"},
+                    "title": "schedule kickoff",
+                    "due_in": "P3D",
+                }
+            ],
+        },
+    ),
+]
+
+# Sentences written the way a sales manager would (second blind test).
+CASES += [
+    (
+        "if a quote's discount is more than 15%, require approval from the sales VP",
+        {
+            "conditions": [{"field": "quote.discount_pct", "op": "gt", "value": 15}],
+            "actions": [{"type": "require_approval", "default": {"kind": "role", "value": "sales_vp"}}],
+        },
+    ),
+    (
+        "when a deal moves to negotiation, create a task for the owner to send the final proposal within 2 days",
+        {
+            "trigger": {"type": "record_changed", "field": "stage", "to": "negotiation"},
+            "actions": [
+                {
+                    "type": "create_task",
+                    "assignee": OWNER,
+                    "title": "send the final proposal",
+                    "due_in": "P2D",
+                }
+            ],
+        },
+    ),
+    (
+        "if a deal is won, notify the implementation director on dingtalk and book a kickoff meeting "
+        "with the owner within a week",
+        {
+            "trigger": {"type": "record_event", "event": "opportunity.won"},
+            "actions": [
+                {"type": "notify", "recipients": [DIRECTOR], "channels": ["dingtalk"]},
+                {"type": "create_meeting", "attendees": [OWNER], "within": "P7D"},
+            ],
+        },
+    ),
+    (
+        "if nobody follows up within 24 hours after a ticket is created, notify the owner's manager",
+        {
+            "trigger": {"type": "record_event", "event": "ticket.created"},
+            "wait": {"duration": "PT24H", "unless": [{"event": "activity.created"}]},
+            "actions": [{"type": "notify", "recipients": [{"kind": "relation", "value": "owner_manager"}]}],
+        },
+    ),
+    (
+        "after a contract is signed, create a task for the CSM to run onboarding, due within 5 days",
+        {
+            "trigger": {"type": "record_event", "event": "contract.signed"},
+            "actions": [
+                {
+                    "type": "create_task",
+                    "assignee": {"kind": "relation", "value": "account_csm"},
+                    "title": "run onboarding",
+                    "due_in": "P5D",
+                }
+            ],
+        },
+    ),
+    (
+        "when a deal is lost, ask the owner's manager to confirm and leave a note",
+        {
+            "trigger": {"type": "record_event", "event": "opportunity.lost"},
+            "actions": [
+                {
+                    "type": "require_confirmation",
+                    "by": {"kind": "relation", "value": "owner_manager"},
+                    "note_required": True,
+                }
+            ],
+        },
+    ),
+]
+
 
 @pytest.mark.parametrize(("text", "expected"), CASES, ids=[text[:30] for text, _ in CASES])
 def test_sentence_compiles(text: str, expected: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pathcast.automation.language import CompileError, Vocabulary, compile_rule
+from pathcast.automation.language.vocabulary import AssetInfo
 
 VOCABULARY = Vocabulary.sample()
 
@@ -198,3 +199,45 @@ def test_problem_errors_carry_span_expected_and_suggestions() -> None:
 def test_bad_language_is_a_programming_error() -> None:
     with pytest.raises(ValueError):
         compile_rule("商机赢单后通知负责人", "fr", VOCABULARY)  # type: ignore[arg-type]
+
+
+def test_an_unknown_asset_is_an_unknown_word_with_known_assets_suggested() -> None:
+    text = "if a contact downloads the PLC whitepaper twice in 3 days, notify the owner"
+    error = refused(text, "en")
+    assert error.code == "unknown_word"
+    assert spanned(text, error) == "PLC whitepaper"
+    assert set(error.suggestions) <= {a.name for a in VOCABULARY.assets} and error.suggestions
+
+
+PLC = AssetInfo("plc-protocol-whitepaper", "PLC通讯协议兼容性白皮书")
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("if a contact downloads the PLC whitepaper twice in 3 days, notify the owner", "en"),
+        ("if a contact views the protocol whitepaper 3 times in a week, notify the owner", "en"),
+        ("联系人3天内下载两次PLC白皮书，通知负责人", "zh"),
+        ("联系人3天内下载两次兼容性白皮书，通知负责人", "zh"),
+    ],
+)
+def test_an_asset_is_found_by_a_unique_partial_name(text: str, lang: str) -> None:
+    result = compile_rule(text, lang, VOCABULARY.with_data(assets=[PLC]))  # type: ignore[arg-type]
+    asset = result.ir.trigger.asset  # type: ignore[union-attr]
+    assert asset is not None and asset.key == "plc-protocol-whitepaper"
+
+
+def test_a_partial_asset_name_matching_several_is_ambiguous() -> None:
+    vocabulary = VOCABULARY.with_data(assets=[PLC, AssetInfo("plc-install-whitepaper", "PLC安装指南白皮书")])
+    text = "联系人3天内下载两次PLC白皮书，通知负责人"
+    error = refused(text, "zh", vocabulary)
+    assert error.code == "ambiguous"
+    assert spanned(text, error) == "PLC白皮书"
+    assert set(error.suggestions) == {"PLC通讯协议兼容性白皮书", "PLC安装指南白皮书"}
+
+
+def test_a_quantified_relation_is_ambiguous_in_english() -> None:
+    text = "every day notify all the account owners"
+    error = refused(text, "en")
+    assert error.code == "ambiguous"
+    assert spanned(text, error) == "all the account owners"

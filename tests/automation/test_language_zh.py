@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pathcast.automation.language import CompileResult, Vocabulary, compile_rule
+from pathcast.automation.language import CompileError, CompileResult, Vocabulary, compile_rule
 
 VOCABULARY = Vocabulary.sample()
 
@@ -424,6 +424,110 @@ CASES += [
     ("每月1号上午10点把预测汇总发给所有经理", {"trigger": {"type": "schedule", "cron": "0 10 1 * *"}}),
 ]
 
+# A quantified group of people is a role, never the record's owner (blind-test findings).
+REPS = {"kind": "role", "value": "rep"}
+MANAGERS = {"kind": "role", "value": "manager"}
+NO_MEETING_3D = {"duration": "P3D", "unless": [{"event": "activity.created", "same_record": True}]}
+CASES += [
+    (
+        "每天早上8点提醒所有销售代表跟进",
+        {
+            "trigger": {"type": "schedule", "cron": "0 8 * * *"},
+            "actions": [{"type": "notify", "recipients": [REPS], "message": "跟进"}],
+        },
+    ),
+    ("每天早上8点提醒所有经理跟进", {"actions": [{"type": "notify", "recipients": [MANAGERS]}]}),
+    ("每周一提醒全体销售代表更新商机", {"actions": [{"type": "notify", "recipients": [REPS]}]}),
+    ("每天下午5点通知每位销售", {"actions": [{"type": "notify", "recipients": [REPS]}]}),
+    ("每天通知各位业务员", {"actions": [{"type": "notify", "recipients": [REPS]}]}),
+    ("每天上午9点通知全部实施总监", {"actions": [{"type": "notify", "recipients": [DIRECTOR]}]}),
+    # no meeting within a window: the "no follow-up" wait, on any activity (with a warning)
+    (
+        "合同签署后三天内没有安排会议的话，提醒客户负责人",
+        {
+            "trigger": {"type": "record_event", "event": "contract.signed"},
+            "wait": NO_MEETING_3D,
+            "actions": [{"type": "notify", "recipients": [{"kind": "relation", "value": "account_owner"}]}],
+        },
+    ),
+    # a task's title after a colon, and its due window past a comma
+    (
+        "报价被接受后，创建任务给负责人：准备合同，两天内完成",
+        {
+            "trigger": {"type": "record_event", "event": "quote.accepted"},
+            "actions": [{"type": "create_task", "assignee": OWNER, "title": "准备合同", "due_in": "P2D"}],
+        },
+    ),
+]
+
+# Sentences written the way a sales manager would (second blind test).
+CASES += [
+    (
+        "报价折扣超过20%时需要销售副总裁审批",
+        {
+            "conditions": [{"field": "quote.discount_pct", "op": "gt", "value": 20}],
+            "actions": [{"type": "require_approval", "default": {"kind": "role", "value": "sales_vp"}}],
+        },
+    ),
+    (
+        "每周五下午4点用邮件提醒所有销售代表更新商机",
+        {
+            "trigger": {"type": "schedule", "cron": "0 16 * * 5"},
+            "actions": [
+                {"type": "notify", "recipients": [REPS], "channels": ["email"], "message": "更新商机"}
+            ],
+        },
+    ),
+    (
+        "商机阶段变为谈判时，创建任务给负责人：准备报价单，三天内完成",
+        {
+            "trigger": {"type": "record_changed", "field": "stage", "to": "negotiation"},
+            "actions": [{"type": "create_task", "assignee": OWNER, "title": "准备报价单", "due_in": "P3D"}],
+        },
+    ),
+    (
+        "新建工单后24小时内没有跟进，钉钉通知负责人的上级",
+        {
+            "trigger": {"type": "record_event", "event": "ticket.created"},
+            "wait": {"duration": "PT24H", "unless": [{"event": "activity.created"}]},
+            "actions": [
+                {
+                    "type": "notify",
+                    "recipients": [{"kind": "relation", "value": "owner_manager"}],
+                    "channels": ["dingtalk"],
+                }
+            ],
+        },
+    ),
+    (
+        "合同签署后，安排交付启动会，参会人为负责人和实施总监",
+        {
+            "trigger": {"type": "record_event", "event": "contract.signed"},
+            "actions": [{"type": "create_meeting", "title": "交付启动会", "attendees": [OWNER, DIRECTOR]}],
+        },
+    ),
+    (
+        "商机输单后，给负责人创建一个复盘任务，一周内完成",
+        {
+            "trigger": {"type": "record_event", "event": "opportunity.lost"},
+            "actions": [{"type": "create_task", "assignee": OWNER, "title": "复盘", "due_in": "P7D"}],
+        },
+    ),
+    (
+        "客户在一周内下载DSA对比表两次以上，标记为高意向并通知负责人",
+        {
+            "trigger": {
+                "type": "behaviour",
+                "event": "download",
+                "asset": {"key": "dsa-comparison"},
+                "count_at_least": 2,
+                "within": "P7D",
+            },
+            "actions": [{"type": "tag", "tag": "高意向"}, {"type": "notify", "recipients": [OWNER]}],
+        },
+    ),
+]
+
 
 @pytest.mark.parametrize(("text", "expected"), CASES, ids=[text[:24] for text, _ in CASES])
 def test_sentence_compiles(text: str, expected: dict[str, Any]) -> None:
@@ -475,3 +579,17 @@ def test_full_width_punctuation_and_spacing_do_not_matter() -> None:
     _, wide = compiled("商机赢单后,通知负责人.")
     assert plain["trigger"] == spaced["trigger"] == wide["trigger"]
     assert plain["actions"] == spaced["actions"] == wide["actions"]
+
+
+@pytest.mark.parametrize("text", ["每天通知所有负责人", "每天提醒所有客户负责人"])
+def test_a_quantified_relation_is_refused_not_read_as_the_owner(text: str) -> None:
+    with pytest.raises(CompileError) as caught:
+        compile_rule(text, "zh", VOCABULARY)
+    assert caught.value.code == "ambiguous"
+    assert text[caught.value.span[0] : caught.value.span[1]].startswith("所有")
+    assert "所有销售代表" in caught.value.suggestions
+
+
+def test_no_meeting_is_read_as_no_activity_with_a_warning() -> None:
+    result, _ = compiled("合同签署后三天内没有安排会议的话，提醒客户负责人")
+    assert any("会议" in warning for warning in result.warnings)

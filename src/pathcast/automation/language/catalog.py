@@ -350,7 +350,19 @@ ACCESS_ROLES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         ("经理", "销售经理", "主管", "团队经理", "manager", "sales manager", "team manager"),
     ),
     "admin": ("管理员", "admins", ("管理员", "系统管理员", "admin", "administrator")),
+    # Everyone with the sales-rep access role. "销售代表/rep" alone is the record's owner; a
+    # quantified "所有销售代表/all reps/every rep" is this group (see lexer._quantified).
+    "rep": ("销售代表", "sales reps", ("销售团队", "sales team")),
 }
+
+# Words for a sales rep: after a quantifier (所有/全部/每位/all/every/each) they name the
+# access role ``rep``, not the record's owner. Compared singular, lower case, without spaces.
+REP_WORDS = frozenset(
+    {
+        "销售", "销售代表", "业务员", "销售人员", "销售员", "rep", "salesrep", "salesperson",
+        "salespeople", "seller", "accountexecutive", "ae",
+    }
+)  # fmt: skip
 
 # Record + relation → relation ("客户的负责人" = account_owner, "负责人的经理" = owner_manager).
 COMPOSED_RELATIONS: dict[tuple[str, str], str] = {

@@ -351,6 +351,12 @@ class _Builder:
             none = node.first("NONE")
             if none is not None:
                 unless.append(EventMatch(event="activity.created"))
+                if none.value == "meeting":
+                    ctx.warn(
+                        "规则无法只认会议：在等待期间记录任何活动（包括会议）都会取消这条规则。",
+                        "Rules cannot watch for meetings only: any activity logged meanwhile "
+                        "(a meeting included) cancels this run.",
+                    )
                 for kind, key in none.data.get("actor", []):
                     ctx.note_person(_recipient(kind, key))
             if node.first("UNLESS") is not None:

@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pathcast.automation.language import catalog as c
 from pathcast.automation.language import words as w
 from pathcast.automation.language.errors import CompileError
 from pathcast.automation.language.numbers import Special, find_specials
@@ -126,7 +127,8 @@ def normalise(text: str) -> tuple[str, list[int]]:
     index: list[int] = []
     for position, char in enumerate(text):
         for produced in unicodedata.normalize("NFKC", char).lower():
-            out.append(produced)
+            # a control character is a space (NUL is also the trie's end-of-name mark)
+            out.append(" " if unicodedata.category(produced) == "Cc" and not produced.isspace() else produced)
             index.append(position)
     return "".join(out), index
 
@@ -282,9 +284,29 @@ def _cover(text: str, lexicon: Lexicon) -> list[str] | None:
 
 def _split_glued(words: list[_Word], lexicon: Lexicon) -> list[_Word]:
     result: list[_Word] = []
-    for word in words:
+    words = list(words)
+    position = -1
+    while position + 1 < len(words):
+        position += 1
+        word = words[position]
         glued = word.special is None and _HAN_RUN.fullmatch(word.text) and len(word.text) > 1
         pieces = _cover(word.text, lexicon) if glued and not lexicon.lookup(word.text) else None
+        after = words[position + 1] if position + 1 < len(words) else None
+        if (
+            glued
+            and pieces is None
+            and not lexicon.lookup(word.text)
+            and after is not None
+            and after.special is None
+            and after.start == word.end
+            and _HAN_RUN.fullmatch(after.text)
+        ):
+            # jieba cut across a known word ("新建工单" → 新/建工/单): re-cut the two together
+            joined = _cover(word.text + after.text, lexicon)
+            if joined:
+                word = _Word(word.text + after.text, word.start, after.end)
+                pieces = joined
+                position += 1
         if pieces:
             offset = word.start
             for piece in pieces:
@@ -369,7 +391,8 @@ def lex(text: str, lang: str, vocabulary: Vocabulary) -> list[Lexeme]:
         ordered = tuple(sorted(senses, key=lambda s: (s != primary, -w.kind_priority(s.kind))))
         lexemes.append(Lexeme(primary.kind, primary.value, start, end, text[start:end], ordered, negated))
         position = stop
-    return _tidy(_rewrite(_capture_mentions(_merge_text(lexemes, text), text), lang), text)
+    lexemes = _quantified(_merge_text(lexemes, text), text)
+    return _tidy(_rewrite(_capture_mentions(lexemes, text), lang), text)
 
 
 def _special_lexeme(special: Special, text: str, span: Any, lang: str) -> Lexeme:
@@ -416,6 +439,54 @@ def _merge_text(lexemes: list[Lexeme], text: str) -> list[Lexeme]:
             continue
         merged.append(lexeme)
     return merged
+
+
+def _rep_word(surface: str) -> bool:
+    key = re.sub(r"[\s_-]+", "", surface.lower())
+    return key in c.REP_WORDS or (key.endswith("s") and key[:-1] in c.REP_WORDS)
+
+
+def _quantified(lexemes: list[Lexeme], text: str) -> list[Lexeme]:
+    """A quantified group of people is a role, never the record's one person: "所有销售代表",
+    "all reps", "every rep" are the access role ``rep``; "所有经理" stays the role manager. A
+    quantified relation that is not a group ("所有客户负责人") is refused, not read as one."""
+    out: list[Lexeme] = []
+    for position, lexeme in enumerate(lexemes):
+        quantifier = lexeme.kind in ("FILLER", "EACH", "TEXT") and lexeme.text.lower() in w.QUANTIFIERS
+        following = next((x for x in lexemes[position + 1 :] if x.kind != "FILLER"), None)
+        if not quantifier or following is None or following.kind not in ("RELATION", "ROLE"):
+            out.append(lexeme)
+            continue
+        if following.kind == "ROLE":
+            continue  # "所有经理", "every implementation director": the role itself
+        if _rep_word(following.text):
+            following.kind, following.value = "ROLE", "rep"
+            following.senses = (Sense("ROLE", "rep"),)
+            following.start = lexeme.start
+            following.text = text[following.start : following.end]
+            continue
+        phrase = text[lexeme.start : following.end]
+        raise CompileError(
+            "ambiguous",
+            span=(lexeme.start, following.end),
+            expected=[
+                "角色或岗位，如“所有经理”“所有销售代表”",
+                'a role or position, such as "all managers" or "all reps"',
+            ],
+            suggestions=["所有销售代表", "所有经理", following.text]
+            if _HAN_RUN.search(phrase)
+            else ["all sales reps", "all managers", following.text],
+            message_zh=(
+                f"“{phrase}”指谁不明确：规则针对一条记录，它只有一位“{following.text}”。"
+                "要通知一组人，请写角色或岗位，如“所有销售代表”“所有经理”；要通知这条记录的人，去掉“所有”。"
+            ),
+            message_en=(
+                f'"{phrase}" is unclear: a rule acts on one record, which has only one such person. '
+                'For a group, name a role or position ("all sales reps", "all managers"); for the '
+                f'record\'s person, drop "{lexeme.text}".'
+            ),
+        )
+    return out
 
 
 _MENTION_STOP = frozenset(

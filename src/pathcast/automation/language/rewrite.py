@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pathcast.automation.language.lexer import Lexeme
 
 PERSON = frozenset({"ROLE", "RELATION", "EMAIL", "PRONOUN"})
@@ -65,13 +67,55 @@ def _merge(lexemes: list[Lexeme], start: int, stop: int, text: str) -> Lexeme:
     return Lexeme("TEXT", text[first.start : last.end], first.start, last.end, text[first.start : last.end])
 
 
+# Verbs of a meeting being booked ("没有安排会议", "no meeting is booked", "hasn't held a meeting").
+MEETING_VERBS = frozenset(
+    {"安排", "约", "预约", "召开", "开", "举行", "组织", "booked", "book", "scheduled", "schedule",
+     "held", "hold", "set up", "arranged", "arrange", "planned", "organised", "organized"}
+)  # fmt: skip
+
+
+def _meeting_verb(lexeme: Lexeme | None) -> bool:
+    return lexeme is not None and (
+        lexeme.kind in ("CREATE", "ADD") or (lexeme.kind == "TEXT" and lexeme.text.lower() in MEETING_VERBS)
+    )
+
+
+def _no_meeting(lexemes: list[Lexeme], index: int) -> int | None:
+    """Index after "没有(安排)会议" / "no meeting (is booked)" starting at NOT, or None."""
+    at = index + 1
+    if _meeting_verb(lexemes[at] if at < len(lexemes) else None):
+        at += 1
+    if _kind(lexemes, at) != "MEETING_NOUN" or lexemes[at].text.strip() not in (
+        "会议",
+        "会",
+        "会面",
+        "meeting",
+        "meetings",
+        "a meeting",
+    ):
+        return None
+    at += 1
+    if _meeting_verb(lexemes[at] if at < len(lexemes) else None) and _kind(lexemes, at + 1) != "MEETING_NOUN":
+        at += 1
+    return at
+
+
 def _none_of(lexemes: list[Lexeme], text: str) -> list[Lexeme]:
-    """NOT + an activity ("没有跟进") → NONE, taking the would-be actor before it along."""
+    """NOT + an activity ("没有跟进") → NONE, taking the would-be actor before it along;
+    "没有安排会议" / "no meeting is booked" is a NONE of value "meeting"."""
     out: list[Lexeme] = []
     index = 0
     while index < len(lexemes):
         lexeme = lexemes[index]
         following = lexemes[index + 1] if index + 1 < len(lexemes) else None
+        stop = _no_meeting(lexemes, index) if lexeme.kind == "NOT" else None
+        if stop is not None:
+            end = lexemes[stop - 1].end
+            out.append(
+                Lexeme("NONE", "meeting", lexeme.start, end, text[lexeme.start : end], data={"actor": []})
+            )
+            index = stop
+            continue
         logged = (
             following is not None
             and following.kind == "EVENT"
@@ -306,28 +350,61 @@ def _slots(lexemes: list[Lexeme], text: str) -> list[Lexeme]:
     return out
 
 
+# Words a free title may end with that belong to the due phrase after it ("… due in 2 days").
+_TITLE_TAIL = re.compile(
+    r"(?:[\s,.;:!?，。；：！？]+|\b(?:due|by|and|to be done|done)\s*$|(?:并|须|要|需)?在\s*$)+$"
+)
+
+
+def _due_at(lexemes: list[Lexeme], index: int) -> int | None:
+    """Index after a due phrase ("两天内", "within 3 days", "in 2 days") at ``index``, or None."""
+    pair = (_kind(lexemes, index), _kind(lexemes, index + 1))
+    if pair not in (("WITHIN", "DURATION"), ("DURATION", "WITHIN_POST")):
+        return None
+    stop = index + 2
+    return stop + 1 if _kind(lexemes, stop) == "WITHIN_POST" else stop
+
+
 def _titles(lexemes: list[Lexeme], text: str) -> list[Lexeme]:
-    """ "创建任务给交付经理：准备实施方案": after a colon in a create phrase, the rest is the title."""
+    """ "创建任务给交付经理：准备实施方案", "create a task for the owner to prepare the contract":
+    after a colon in a create phrase (or "to" after a task's assignee) the rest is the title,
+    whatever words it holds, up to the next separator or a due phrase ("两天内", "within 3
+    days"); a due phrase right after it, even past a comma ("，两天内完成"), is the task's."""
     out: list[Lexeme] = []
-    head_in_phrase = False
+    head: str | None = None
     index = 0
     while index < len(lexemes):
         lexeme = lexemes[index]
         colon = lexeme.kind == "JOIN" and lexeme.text.strip() in (":", "：")
+        to_title = (
+            head == "TASK_NOUN"
+            and lexeme.kind == "TO"
+            and lexeme.text.strip().lower() == "to"
+            and _kind(lexemes, index - 1) in PERSON
+            and _kind(lexemes, index + 1) not in PERSON | MARKERS | {"ENTITY", "$END"}
+        )
         if lexeme.kind in HEADS:
-            head_in_phrase = True
+            head = lexeme.kind
         elif lexeme.kind in ("WHEN", "POST") or (lexeme.kind == "JOIN" and not colon):
-            head_in_phrase = False
-        elif colon and head_in_phrase and index + 1 < len(lexemes):
+            head = None
+        elif (colon or to_title) and head is not None and index + 1 < len(lexemes):
             stop = index + 1
             while stop < len(lexemes) and lexemes[stop].kind not in ("JOIN", "WHEN", "POST"):
+                if stop > index + 1 and _due_at(lexemes, stop) is not None:
+                    break
                 stop += 1
             first = lexemes[index + 1]
             end = lexemes[stop].start if stop < len(lexemes) else len(text)
-            words = text[first.start : end].rstrip(" \t,.;:!?，。；：！？")
-            out.append(Lexeme("TITLE", words, first.start, first.start + len(words), words))
-            index = stop
-            continue
+            words = _TITLE_TAIL.sub("", text[first.start : end])
+            if words:
+                out.append(Lexeme("TITLE", words, first.start, first.start + len(words), words))
+                index = stop
+                # "，两天内完成" / ", due in 2 days": the due phrase ends the task's phrase
+                if _kind(lexemes, index) == "JOIN" and lexemes[index].text.strip() in (",", "，"):
+                    due = _due_at(lexemes, index + 1)
+                    if due is not None and _kind(lexemes, due) in MARKERS | {"$END"}:
+                        index += 1
+                continue
         out.append(lexeme)
         index += 1
     return out
@@ -446,10 +523,30 @@ def _notify_by_channel(lexemes: list[Lexeme], index: int) -> bool:
     )
 
 
+def _asset_words(lexemes: list[Lexeme], text: str) -> list[Lexeme]:
+    """ "下载[兼容性白皮书]", "views the [protocol whitepaper]": in a behaviour rule, unknown words
+    glued to an asset's generic word are one name, resolved by partial match (triggers.py)."""
+    if not any(x.kind == "VIEW" for x in lexemes):
+        return lexemes
+    out: list[Lexeme] = []
+    for lexeme in lexemes:
+        if (
+            lexeme.kind == "ASSET"
+            and out
+            and out[-1].kind == "TEXT"
+            and not text[out[-1].end : lexeme.start].strip()
+        ):
+            first = out.pop()
+            out.append(_merge([first, lexeme], 0, 2, text))
+            continue
+        out.append(lexeme)
+    return out
+
+
 def rewrite(lexemes: list[Lexeme], text: str) -> list[Lexeme]:
     """The lexemes as the grammar expects them (see the module docstring)."""
     copied = [
         Lexeme(x.kind, x.value, x.start, x.end, x.text, x.senses, x.negated, dict(x.data)) for x in lexemes
     ]
-    staged = _none_of(_marked(_words(copied)), text)
+    staged = _none_of(_marked(_words(_asset_words(copied, text))), text)
     return _titles(_slots(_lists(_routes(_events(_possessives(staged)))), text), text)

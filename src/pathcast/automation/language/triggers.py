@@ -4,6 +4,8 @@ behaviour, a radar signal, a schedule or a metric), with the conditions its subj
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any
 
 from pathcast.automation.ir import (
@@ -21,6 +23,7 @@ from pathcast.automation.language.errors import rank_suggestions
 from pathcast.automation.language.lexer import Lexeme, normalise
 from pathcast.automation.language.parser import Node
 from pathcast.automation.language.semantics import NEGATE, Context, iso_duration
+from pathcast.automation.language.vocabulary import AssetInfo, name_surfaces
 
 VALUE_KINDS = ("VALUE", "STAGE", "NUMBER", "QUOTED", "TEXT", "EVENT", "ENTITY")
 Made = tuple[Any, str | None, list[Condition]]
@@ -337,6 +340,18 @@ class Triggers:
                 return AssetRef(name=name)
             return AssetRef(key=found.key, name=found.name)
         names = [a.name for a in self.vocab.assets]
+        partial = _partial_assets(word.text, self.vocab.assets)
+        if len(partial) == 1:
+            return AssetRef(key=partial[0].key, name=partial[0].name)
+        if len(partial) > 1:
+            found_names = [a.name for a in partial]
+            raise ctx.error(
+                "ambiguous",
+                word,
+                f"“{word.text}”对应好几份资料：{'、'.join(found_names)}，请写全名。",
+                f'"{word.text}" matches several assets: {", ".join(found_names)}; give the full name.',
+                suggestions=found_names,
+            )
         raise ctx.error(
             "unknown_word",
             word,
@@ -344,7 +359,7 @@ class Triggers:
             f'There is no asset called "{word.text}".'
             + (" Put a name in quotes to use it as is." if not names else ""),
             expected=names[:8],
-            suggestions=rank_suggestions(word.text, names),
+            suggestions=rank_suggestions(word.text, names) or names[:5],
         )
 
     def signal(self, nodes: list[Node]) -> tuple[Any, str | None, list[Condition]]:
@@ -452,6 +467,33 @@ def _cron_days(days: list[int]) -> str:
     if len(unique) > 2 and unique == list(range(unique[0], unique[-1] + 1)):
         return f"{unique[0]}-{unique[-1]}"
     return ",".join(str(day) for day in days)
+
+
+_ASSET_NOISE = frozenset(
+    {"the", "a", "an", "our", "my", "this", "that", "doc", "document", "资料", "文档", "的"}
+)
+
+
+def _partial_assets(text: str, assets: Iterable[AssetInfo]) -> list[AssetInfo]:
+    """Assets whose name holds every word of ``text`` ("PLC白皮书", "the PLC whitepaper" →
+    "PLC通讯协议兼容性白皮书"); a content word may stand for its synonyms (白皮书 = whitepaper)."""
+    norm, _ = normalise(text)
+    pieces = [p for p in re.findall(r"[a-z0-9]+|[\u3400-\u9fff]+", norm) if p not in _ASSET_NOISE]
+    if not pieces:
+        return []
+    found: list[AssetInfo] = []
+    for asset in assets:
+        haystack = " ".join(_norm(s) for s in name_surfaces(asset.name, asset.key, c.CONTENT_SYNONYMS))
+        hay_words = set(re.findall(r"[a-z0-9]+", haystack))
+
+        def holds(piece: str, haystack: str = haystack, hay_words: set[str] = hay_words) -> bool:
+            if piece.isascii():
+                return piece in hay_words or (len(piece) > 3 and piece in haystack)
+            return piece in haystack
+
+        if all(holds(piece) for piece in pieces):
+            found.append(asset)
+    return found
 
 
 def _norm(text: str) -> str:

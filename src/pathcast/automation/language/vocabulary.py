@@ -251,8 +251,11 @@ def name_surfaces(name: str, key: str | None = None, groups: Sequence[Sequence[s
     for group in groups:
         if any(member.lower() in lowered for member in group):
             forms += list(group)
-            if prefix:  # "DSA介入耗材对比表" is also "DSA comparison sheet"
-                forms += [f"{prefix.group(1)} {member}" for member in group if member.isascii()]
+            if prefix:  # "DSA介入耗材对比表" is also "DSA comparison sheet" and "DSA对比表"
+                forms += [
+                    f"{prefix.group(1)} {member}" if member.isascii() else f"{prefix.group(1)}{member}"
+                    for member in group
+                ]
     return tuple(dict.fromkeys(form for form in forms if form.strip()))
 
 

@@ -22,7 +22,7 @@ ZH: Words = {
             "这", "对应", "在", "处于", "有", "是", "任何", "仍", "仍然", "还", "依然", "先", "一个",
             "一次", "一份", "一场", "个", "位", "名", "份", "吧", "呢", "啊", "进行", "予以", "去",
             "来", "一", "其", "(", ")", "[", "]", "!", "?", "“", "”", "~", "之", "完成", "新", "新的", "它", "还是",
-            "第一次", "首次",
+            "第一次", "首次", "的话", "全体", "每位", "每一位", "各位", "各个",
         ),
     },
     "JOIN": {
@@ -367,7 +367,8 @@ EN: Words = {
     "NOTE": {
         "": (
             "note", "a note", "written note", "a written note", "comment", "a comment", "reason",
-            "a reason", "justification", "written justification", "explanation",
+            "a reason", "justification", "written justification", "explanation", "leave a note", "leave a comment",
+            "leave a reason", "give a reason",
         ),
     },
     "ADD": {
@@ -408,6 +409,13 @@ KIND_PRIORITY: dict[str, int] = {
     "STAGE": 60,
     "VALUE": 50,
 }
+
+
+# Quantifiers before a group of people ("所有销售代表", "all managers", "every rep"); the
+# lexer keeps them long enough to tell a group (a role) from the record's one person.
+QUANTIFIERS = frozenset(
+    {"所有", "全部", "全体", "每位", "每一位", "各位", "各个", "每个", "all", "every", "each", "all of"}
+)
 
 
 def kind_priority(kind: str) -> int:
