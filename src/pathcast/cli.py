@@ -199,13 +199,14 @@ def _register_subcommands() -> None:
     from pathcast.automation.cli import rules_app
     from pathcast.crm.cli import import_app
     from pathcast.demo import demo_command
-    from pathcast.forecast.cli import leads_app
+    from pathcast.forecast.cli import forecast_app, leads_app
     from pathcast.signals.cli import signals_app
 
     app.add_typer(import_app, name="import")
     app.add_typer(rules_app, name="rules")
     app.add_typer(signals_app, name="signals")
     app.add_typer(leads_app, name="leads")
+    app.add_typer(forecast_app, name="forecast")
     app.command("demo")(demo_command)
 
 

@@ -119,3 +119,123 @@ def _print_human(
 def _fail(message: str, code: int) -> None:
     console.print(f"[red]error:[/red] {message}", soft_wrap=True)
     raise typer.Exit(code)
+
+
+# --- pathcast forecast … --------------------------------------------------------------
+
+forecast_app = typer.Typer(help="Pipeline forecasts and how well they would have done.", no_args_is_help=True)
+
+
+@forecast_app.callback()
+def forecast_callback() -> None:
+    """Pipeline forecasts and how well they would have done."""
+
+
+def _maven_folder(value: str) -> Path | None:
+    """The Maven folder for ``--dataset maven`` or a path, else None."""
+    if value != "maven":
+        return Path(value)
+    from pathcast.config import REPO_ROOT
+
+    for folder in (
+        Path("../shared/datasets/maven_crm"),
+        REPO_ROOT.parent / "shared" / "datasets" / "maven_crm",
+    ):
+        if folder.is_dir():
+            return folder
+    return REPO_ROOT.parent / "shared" / "datasets" / "maven_crm"
+
+
+@forecast_app.command("backtest")
+def backtest(
+    dataset: Annotated[
+        str,
+        typer.Option(
+            "--dataset",
+            help="maven (imported into the configured database if absent), a Maven folder, "
+            "demo (loaded if the database is empty), or current (the database as it is).",
+        ),
+    ] = "current",
+    period: Annotated[str, typer.Option(help="quarter or month.")] = "quarter",
+    min_train: Annotated[
+        int, typer.Option("--min-train", help="Training rows (closed deals' snapshots) a cutoff needs.")
+    ] = 200,
+    seed: Annotated[int, typer.Option(help="Seed for the model and the Monte Carlo.")] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+) -> None:
+    """Roll a cutoff through history: calibrated LightGBM against stage-weighted, stage win rate
+    and naive Bayes, per deal (AUC, Brier, log-loss, ECE) and per period (WAPE, P10–P90 coverage)."""
+    from pathcast.db import unit_of_work
+    from pathcast.forecast.backtest import BacktestError, maven_deal_ids, run_backtest
+
+    if period not in ("quarter", "month"):
+        _fail(f"--period must be quarter or month, got {period!r}", 2)
+    deal_ids: set[int] | None = None
+    if dataset == "demo":
+        from pathcast.demo import load_demo_if_empty
+
+        load_demo_if_empty()
+    elif dataset != "current":
+        folder = _maven_folder(dataset)
+        assert folder is not None
+        with unit_of_work(write=False) as session:
+            present = bool(maven_deal_ids(session))
+        if not present:
+            if not folder.is_dir():
+                _fail(f"Maven folder not found: {folder}", 1)
+            from pathcast.crm.importers import ImportInputError, run_import
+
+            console.print(f"importing {folder} (Maven) …")
+            try:
+                run_import(None, format="maven", paths=[folder])
+            except ImportInputError as error:
+                _fail(str(error), 1)
+        with unit_of_work(write=False) as session:
+            deal_ids = maven_deal_ids(session)
+    try:
+        with unit_of_work(write=False) as session:
+            result = run_backtest(
+                session,
+                period="month" if period == "month" else "quarter",
+                seed=seed,
+                min_train=min_train,
+                deal_ids=deal_ids,
+            )
+    except BacktestError as error:
+        _fail(str(error), 2)
+        return
+    report = result.document("maven" if dataset not in ("demo", "current") else dataset)
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    else:
+        _print_backtest(report)
+
+
+def _print_backtest(report: dict[str, Any]) -> None:
+    out = Console()
+    cutoffs = ", ".join(c["cutoff"] for c in report["cutoffs"])
+    out.print(
+        f"[bold]{report['dataset']}[/bold] backtest by {report['period']}, seed {report['seed']}: {cutoffs}"
+    )
+    deals = Table(title="deal level (AUC higher is better, the rest lower)")
+    periods = Table(title="period level: P50 revenue WAPE, actual inside P10–P90")
+    for column in ("forecaster", "auc", "brier", "log_loss", "ece", "n"):
+        deals.add_column(column, justify="left" if column == "forecaster" else "right")
+    for column in ("forecaster", "wape", "coverage"):
+        periods.add_column(column, justify="left" if column == "forecaster" else "right")
+    for name, metrics in report["deal_level"].items():
+        deals.add_row(
+            name, *(_fmt(metrics[k]) for k in ("auc", "brier", "log_loss", "ece")), str(metrics["n"])
+        )
+        level = report["period_level"][name]
+        periods.add_row(name, _fmt(level["wape"]), _fmt(level["coverage_p10_p90"]))
+    out.print(deals)
+    out.print(periods)
+    for goal, met in report["goals"].items():
+        out.print(f"goal {goal}: {'met' if met else 'NOT met'}")
+    for note in report["notes"]:
+        out.print(f"note: {note}")
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"

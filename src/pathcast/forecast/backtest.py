@@ -1,0 +1,461 @@
+"""Backtest the win model and the classic baselines by rolling a cutoff through history.
+
+Honest by construction (first version; every choice is also in docs/forecast.md):
+
+* **Snapshots.** A training snapshot is taken at the start of every month of the data
+  (:func:`pathcast.forecast.snapshot.pipeline_as_of`, occurred clock), with its features
+  as of that moment (:func:`pathcast.forecast.features.deal_features`).
+* **Cutoffs.** The start of each period (quarter or month) whose period ends by the data's
+  last date and that has at least ``min_train`` training rows.
+* **Training at cutoff T** = the rows (snapshot s < T, deal open at s) of deals that
+  CLOSED before T, labelled won/lost. Features of a deal closed before T are never taken
+  at T (its stage would then say won/lost). Deals open at s that close after T are left
+  out (censored), which slightly favours fast closers.
+* **Predicted at T**: the deals open at T; outcome = their final status. Deals still open
+  at the end of the data are left out of the deal-level metrics.
+* **Period revenue** = amount of the open deals that are won *and* close within [T, T+L).
+  Each forecaster's probability of that is its win probability times an empirical
+  "closes within L | won" rate by stage, learned from training rows whose window s+L
+  ended by T. The forecast is a seeded Monte Carlo over independent Bernoulli deals.
+  The stage-weighted baseline uses the CRM's classic number, Σ stage probability ×
+  amount over the deals expected to close in the period (all open deals when a deal has
+  no expected close date), as its point forecast and its own Monte Carlo for the interval.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pathcast.crm import models as m
+from pathcast.events import Event
+from pathcast.forecast.evaluate import METRICS, _fit_model, _naive_bayes, _score
+from pathcast.forecast.features import FeatureMatrix, deal_features
+from pathcast.forecast.snapshot import DealSnapshot, pipeline_as_of
+
+Period = Literal["quarter", "month"]
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+FORECASTERS = ("model", "stage_weighted", "stage_history", "naive_bayes")
+PERIOD_MONTHS: dict[str, int] = {"quarter": 3, "month": 1}
+DEFAULT_MIN_TRAIN = 200
+DRAWS = 2000
+WON = m.StageClass.won.value
+
+
+class BacktestError(ValueError):
+    """The data cannot be backtested (the message says why)."""
+
+
+@dataclass(frozen=True)
+class TrainingRow:
+    snapshot_at: datetime
+    opportunity_id: int
+    closed_at: datetime
+    won: bool
+
+
+@dataclass
+class CutoffRun:
+    """What one cutoff trained on and predicted (kept for inspection and tests)."""
+
+    cutoff: datetime
+    training: list[TrainingRow]
+    open_deals: int
+    scored: int  # open deals whose outcome is known by the end of the data
+    calibration: str
+    actual: float
+    intervals: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    """forecaster -> (p10, point forecast, p90)"""
+
+
+@dataclass
+class Backtest:
+    period: str
+    seed: int
+    min_train: int
+    data_start: datetime
+    data_end: datetime
+    runs: list[CutoffRun]
+    deal_level: dict[str, dict[str, float]]  # metric -> value, plus "n"
+    notes: list[str]
+
+    def document(self, dataset: str) -> dict[str, Any]:
+        """The ``--json`` document (a public interface: keep its shape)."""
+        period_level: dict[str, Any] = {}
+        for name in FORECASTERS:
+            periods = [
+                {
+                    "cutoff": run.cutoff.date().isoformat(),
+                    "p10": _r(run.intervals[name][0]),
+                    "p50": _r(run.intervals[name][1]),
+                    "p90": _r(run.intervals[name][2]),
+                    "actual": _r(run.actual),
+                }
+                for run in self.runs
+            ]
+            period_level[name] = {
+                "wape": _r(self.wape(name)),
+                "coverage_p10_p90": _r(self.coverage(name)),
+                "periods": periods,
+            }
+        model_auc = self.deal_level["model"]["auc"]
+        return {
+            "dataset": dataset,
+            "period": self.period,
+            "data": {"start": self.data_start.isoformat(), "end": self.data_end.isoformat()},
+            "min_train": self.min_train,
+            "cutoffs": [
+                {
+                    "cutoff": run.cutoff.date().isoformat(),
+                    "training_rows": len(run.training),
+                    "open_deals": run.open_deals,
+                    "scored_deals": run.scored,
+                    "calibration": run.calibration,
+                }
+                for run in self.runs
+            ],
+            "deal_level": {
+                name: {k: int(v) if k == "n" else _r(v) for k, v in self.deal_level[name].items()}
+                for name in FORECASTERS
+            },
+            "period_level": period_level,
+            "goals": {
+                "wape_at_most_half_stage_weighted": self.wape("model") <= 0.5 * self.wape("stage_weighted"),
+                "auc_above_every_baseline": all(
+                    model_auc > self.deal_level[name]["auc"] for name in FORECASTERS[1:]
+                ),
+            },
+            "notes": self.notes,
+            "seed": self.seed,
+        }
+
+    def wape(self, name: str) -> float:
+        actual = sum(run.actual for run in self.runs)
+        error = sum(abs(run.intervals[name][1] - run.actual) for run in self.runs)
+        return error / actual if actual > 0 else math.nan
+
+    def coverage(self, name: str) -> float:
+        inside = [run.intervals[name][0] <= run.actual <= run.intervals[name][2] for run in self.runs]
+        return sum(inside) / len(inside) if inside else math.nan
+
+
+# --- time -----------------------------------------------------------------------------
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    index = moment.year * 12 + moment.month - 1 + months
+    return moment.replace(year=index // 12, month=index % 12 + 1, day=1)
+
+
+def _month_start(moment: datetime) -> datetime:
+    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
+
+
+def _data_span(session: Session, deal_ids: set[int] | None) -> tuple[datetime, datetime]:
+    query = select(func.min(Event.occurred_at), func.max(Event.occurred_at)).where(
+        Event.entity == "opportunity"
+    )
+    if deal_ids is not None:
+        query = query.where(Event.entity_id.in_(sorted(deal_ids)))
+    start, end = session.execute(query).one()
+    if start is None or end is None:
+        raise BacktestError("the database holds no deal history")
+    return _aware(start), _aware(end)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# --- the run --------------------------------------------------------------------------
+
+
+@dataclass
+class _Snapshot:
+    at: datetime
+    open_deals: list[DealSnapshot]
+    features: FeatureMatrix
+
+
+def run_backtest(
+    session: Session,
+    *,
+    period: Period = "quarter",
+    seed: int = 7,
+    min_train: int = DEFAULT_MIN_TRAIN,
+    deal_ids: set[int] | None = None,
+    n_estimators: int = 300,
+    draws: int = DRAWS,
+) -> Backtest:
+    """Roll the cutoff through the history of ``deal_ids`` (every deal when None)."""
+    if period not in PERIOD_MONTHS:
+        raise BacktestError(f"unknown period {period!r} (quarter or month)")
+    months = PERIOD_MONTHS[period]
+    start, end = _data_span(session, deal_ids)
+
+    def keep(deal: DealSnapshot) -> bool:
+        return deal_ids is None or deal.opportunity_id in deal_ids
+
+    last_day_end = datetime.combine(end.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    final = {deal.opportunity_id: deal for deal in pipeline_as_of(session, end) if keep(deal)}
+    snapshots: list[_Snapshot] = []
+    moment = add_months(_month_start(start), 1)
+    while moment <= end:
+        history = [deal for deal in pipeline_as_of(session, moment) if keep(deal)]
+        opened = [deal for deal in history if deal.is_open]
+        snapshots.append(_Snapshot(moment, opened, deal_features(session, opened, moment, history=history)))
+        moment = add_months(moment, 1)
+
+    runs: list[CutoffRun] = []
+    pooled_y: list[int] = []
+    pooled_p: dict[str, list[float]] = {name: [] for name in FORECASTERS}
+    for index, snap in enumerate(snapshots):
+        cutoff = snap.at
+        if (cutoff.month - 1) % months or add_months(cutoff, months) > last_day_end:
+            continue
+        earlier = [s for s in snapshots if s.at < cutoff]
+        rows, train_deals, x_train = _training(earlier, final, cutoff)
+        y_train = np.array([int(row.won) for row in rows], dtype=np.int64)
+        if len(rows) < min_train or y_train.sum() < 10 or len(rows) - y_train.sum() < 10:
+            continue
+        outcome = [final.get(deal.opportunity_id) for deal in snap.open_deals]
+        known = np.array([o is not None and not o.is_open for o in outcome])
+        y_open = np.array([int(o is not None and o.stage_status == WON) for o in outcome], dtype=np.int64)
+
+        probabilities, calibration = _model(
+            x_train, y_train, snap.features.values, seed=seed + index, n=n_estimators
+        )
+        forecasts: dict[str, FloatArray] = {
+            "model": probabilities,
+            "stage_weighted": np.array([d.stage_probability / 100.0 for d in snap.open_deals]),
+            "stage_history": _stage_history(train_deals, y_train, snap.open_deals),
+            "naive_bayes": _nb(train_deals, y_train, snap.open_deals),
+        }
+        for name, p in forecasts.items():
+            pooled_p[name].extend(float(v) for v in p[known])
+        pooled_y.extend(int(v) for v in y_open[known])
+
+        period_end = add_months(cutoff, months)
+        within = _within_rates(earlier, final, cutoff, months)
+        timing = np.array([within(deal) for deal in snap.open_deals])
+        amounts = _amounts(snap.open_deals, rows, final)
+        actual = sum(
+            float(o.amount or 0.0)
+            for o in outcome
+            if o is not None
+            and o.stage_status == WON
+            and o.closed_at is not None
+            and cutoff <= o.closed_at < period_end
+        )
+        run = CutoffRun(cutoff, rows, len(snap.open_deals), int(known.sum()), calibration, actual)
+        rng = np.random.default_rng([seed, index])
+        for name, p in forecasts.items():
+            if name == "stage_weighted":
+                expected = np.array([_expected_in_period(d, cutoff, period_end) for d in snap.open_deals])
+                q = p * expected
+                low, _, high = _simulate(q, amounts, rng, draws)
+                run.intervals[name] = (low, float(q @ amounts), high)
+            else:
+                run.intervals[name] = _simulate(p * timing, amounts, rng, draws)
+        runs.append(run)
+    if not runs:
+        raise BacktestError(
+            f"no {period} has at least {min_train} training rows of deals closed before it and ends "
+            f"by the data's last date ({end.date()}); try --period month"
+        )
+    y = np.array(pooled_y, dtype=np.int64)
+    deal_level = {name: _metrics(y, np.array(pooled_p[name], dtype=np.float64)) for name in FORECASTERS}
+    notes = [
+        "forecast_category baseline skipped: as-of snapshots do not carry the rep's forecast category yet "
+        "(and Maven has none)",
+    ]
+    return Backtest(period, seed, min_train, start, end, runs, deal_level, notes)
+
+
+def _training(
+    earlier: Sequence[_Snapshot], final: dict[int, DealSnapshot], cutoff: datetime
+) -> tuple[list[TrainingRow], list[DealSnapshot], FloatArray]:
+    rows: list[TrainingRow] = []
+    deals: list[DealSnapshot] = []
+    blocks: list[FloatArray] = []
+    for snap in earlier:
+        picked: list[int] = []
+        for position, deal in enumerate(snap.open_deals):
+            outcome = final.get(deal.opportunity_id)
+            if outcome is None or outcome.closed_at is None or outcome.closed_at >= cutoff:
+                continue
+            picked.append(position)
+            deals.append(deal)
+            rows.append(
+                TrainingRow(snap.at, deal.opportunity_id, outcome.closed_at, outcome.stage_status == WON)
+            )
+        blocks.append(snap.features.values[picked])
+    width = earlier[0].features.values.shape[1] if earlier else 0
+    return rows, deals, np.vstack(blocks) if blocks else np.empty((0, width))
+
+
+def _model(x: FloatArray, y: IntArray, x_open: FloatArray, *, seed: int, n: int) -> tuple[FloatArray, str]:
+    if len(x_open) == 0:
+        return np.empty(0), "-"
+    both = np.vstack([x, x_open])
+    train = np.arange(len(x), dtype=np.int64)
+    test = np.arange(len(x), len(both), dtype=np.int64)
+    probabilities, choice, _ = _fit_model(
+        both, np.concatenate([y, np.zeros(len(x_open), np.int64)]), train, test, [], seed=seed, n_estimators=n
+    )
+    return probabilities, choice
+
+
+def _stage_history(train: Sequence[DealSnapshot], y: IntArray, deals: Sequence[DealSnapshot]) -> FloatArray:
+    """Share won among training deals in the same stage at their snapshot (Laplace-smoothed)."""
+    won: dict[int, int] = defaultdict(int)
+    seen: dict[int, int] = defaultdict(int)
+    for deal, label in zip(train, y, strict=True):
+        seen[deal.stage_id] += 1
+        won[deal.stage_id] += int(label)
+    return np.array([(won[d.stage_id] + 1) / (seen[d.stage_id] + 2) for d in deals], dtype=np.float64)
+
+
+def _fields(deals: Sequence[DealSnapshot], products: dict[str, int]) -> FloatArray:
+    def code(value: int | None) -> float:
+        return math.nan if value is None else float(value)
+
+    return np.array(
+        [
+            [
+                float(d.stage_id),
+                float(products.setdefault(d.product_codes[0], len(products)))
+                if d.product_codes
+                else math.nan,
+                code(d.owner_id),
+                code(d.account_id),
+                math.nan if d.amount is None else d.amount,
+            ]
+            for d in deals
+        ],
+        dtype=np.float64,
+    ).reshape(len(deals), 5)
+
+
+def _nb(train: Sequence[DealSnapshot], y: IntArray, deals: Sequence[DealSnapshot]) -> FloatArray:
+    """Naive Bayes over stage, product, owner, account and amount decile (as evaluate's)."""
+    if not deals:
+        return np.empty(0)
+    products: dict[str, int] = {}
+    x = np.vstack([_fields(train, products), _fields(deals, products)])
+    labels = np.concatenate([y, np.zeros(len(deals), np.int64)])
+    train_index = np.arange(len(train), dtype=np.int64)
+    test_index = np.arange(len(train), len(x), dtype=np.int64)
+    return _naive_bayes(x, labels, train_index, test_index, [0, 1, 2, 3])
+
+
+def _within_rates(
+    earlier: Sequence[_Snapshot], final: dict[int, DealSnapshot], cutoff: datetime, months: int
+) -> Callable[[DealSnapshot], float]:
+    """P(closes within the period | won), by stage and age band at the snapshot, as the ratio of two
+    shares measured at snapshots s whose whole window [s, s+L) ended by the cutoff:
+    (open at s, won within the window) / (open at s) over (won) / (closed by the cutoff).
+
+    Counting every deal open at s, including those still open at the cutoff, is what keeps
+    stale deals that never close from inflating the forecast. Smoothed (10 pseudo-deals)
+    towards the all-stage ratio; at most 1.
+    """
+    inside: dict[str, int] = defaultdict(int)
+    total: dict[str, int] = defaultdict(int)
+    won: dict[str, int] = defaultdict(int)
+    closed: dict[str, int] = defaultdict(int)
+    for snap in earlier:
+        window_end = add_months(snap.at, months)
+        if window_end > cutoff:
+            continue
+        for deal in snap.open_deals:
+            outcome = final.get(deal.opportunity_id)
+            key = timing_key(deal)
+            total[key] += 1
+            if outcome is None or outcome.closed_at is None or outcome.closed_at >= cutoff:
+                continue
+            closed[key] += 1
+            won[key] += int(outcome.stage_status == WON)
+            inside[key] += int(outcome.stage_status == WON and outcome.closed_at < window_end)
+
+    def ratio(key: str | None, prior: float, weight: float) -> float:
+        share_inside = (_sum(inside, key) + weight * prior * 0.5) / (_sum(total, key) + weight)
+        share_won = (_sum(won, key) + weight * 0.5) / (_sum(closed, key) + weight)
+        return min(1.0, share_inside / share_won)
+
+    overall = ratio(None, 1.0, 2.0)
+    return lambda deal: ratio(timing_key(deal), overall, 10.0)
+
+
+AGE_BUCKETS = (30, 60, 90, 180)
+
+
+def timing_key(deal: DealSnapshot) -> str:
+    """Stage and age band (days since created: <30, <60, <90, <180, older) at the snapshot:
+    a deal open for months is far less likely to close this period than a fresh one."""
+    age = (deal.as_of - deal.created_at).days
+    band = sum(age >= limit for limit in AGE_BUCKETS)
+    return f"{deal.stage_key}|{band}"
+
+
+def _sum(counts: dict[str, int], key: str | None) -> int:
+    return sum(counts.values()) if key is None else counts.get(key, 0)
+
+
+def _amounts(
+    deals: Sequence[DealSnapshot], rows: Sequence[TrainingRow], final: dict[int, DealSnapshot]
+) -> FloatArray:
+    """The deal's amount as known at the cutoff; unknown amounts take the mean won amount
+    of training deals (else 0)."""
+    won = [final[row.opportunity_id].amount for row in rows if row.won]
+    known = [a for a in won if a is not None]
+    fallback = sum(known) / len(known) if known else 0.0
+    return np.array([fallback if d.amount is None else d.amount for d in deals], dtype=np.float64)
+
+
+def _expected_in_period(deal: DealSnapshot, start: datetime, end: datetime) -> float:
+    if deal.expected_close_date is None:
+        return 1.0
+    return float(start.date() <= deal.expected_close_date < end.date())
+
+
+def _simulate(
+    q: FloatArray, amounts: FloatArray, rng: np.random.Generator, draws: int
+) -> tuple[float, float, float]:
+    if len(q) == 0:
+        return 0.0, 0.0, 0.0
+    wins = rng.random((draws, len(q))) < np.clip(q, 0.0, 1.0)
+    revenue = wins.astype(np.float64) @ amounts
+    low, mid, high = np.quantile(revenue, [0.1, 0.5, 0.9])
+    return float(low), float(mid), float(high)
+
+
+def _metrics(y: IntArray, p: FloatArray) -> dict[str, float]:
+    if len(y) == 0 or y.min() == y.max():
+        return {metric: math.nan for metric in METRICS} | {"n": float(len(y))}
+    scores: dict[str, list[float]] = {metric: [] for metric in METRICS}
+    _score(scores, y, p)
+    return {metric: values[0] for metric, values in scores.items()} | {"n": float(len(y))}
+
+
+def _r(value: float) -> float | None:
+    return None if math.isnan(value) else round(float(value), 6)
+
+
+# --- datasets -------------------------------------------------------------------------
+
+
+def maven_deal_ids(session: Session) -> set[int]:
+    """The deals imported from the Maven dataset."""
+    query = select(m.Opportunity.id).where(m.Opportunity.external_source == "maven")
+    return {int(deal_id) for deal_id in session.scalars(query)}
