@@ -21,8 +21,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pathcast.db import Base, StrEnum, TimestampMixin
-from pathcast.signals.models import Hit as _SignalHit
-from pathcast.signals.models import View as _SignalView
 
 BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -149,20 +147,6 @@ class BehaviourHit(Base):
     subject_id: Mapped[int]
     view_key: Mapped[str] = mapped_column(String(80))
     occurred_at: Mapped[datetime]
-
-
-# The behaviour matcher reads signal_views after a (last_hit_at, id) cursor, and downloads and
-# clicks from signal_hits after a (received_at, id) cursor: these make each read a range scan
-# instead of a table scan. The hits index is partial (downloads and clicks only) so the
-# high-volume view and dwell inserts do not maintain it.
-Index("ix_signal_views_last_hit", _SignalView.__table__.c.last_hit_at, _SignalView.__table__.c.id)
-Index(
-    "ix_signal_hits_received_actions",
-    _SignalHit.__table__.c.received_at,
-    _SignalHit.__table__.c.id,
-    postgresql_where=_SignalHit.__table__.c.kind.in_(("download", "click")),
-    sqlite_where=_SignalHit.__table__.c.kind.in_(("download", "click")),
-)
 
 
 # --- runs ---------------------------------------------------------------------------------------

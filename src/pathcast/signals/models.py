@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -152,6 +153,15 @@ class Hit(Base):
     __table_args__ = (
         _one_of("kind", HitKind, "kind_known"),
         Index("ix_signal_hits_visitor", "visitor_id", "received_at"),
+        # Readers that follow the stream of downloads and clicks (automation's behaviour
+        # windows) resume from (received_at, id) without scanning every view hit.
+        Index(
+            "ix_signal_hits_received_actions",
+            "received_at",
+            "id",
+            postgresql_where=text("kind IN ('download', 'click')"),
+            sqlite_where=text("kind IN ('download', 'click')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
@@ -174,6 +184,8 @@ class View(Base):
     __table_args__ = (
         UniqueConstraint("site_id", "key"),
         Index("ix_signal_views_visitor_started", "visitor_id", "started_at"),
+        # Views in the order their dwell last changed: how behaviour windows read them.
+        Index("ix_signal_views_last_hit", "last_hit_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)

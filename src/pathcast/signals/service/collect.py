@@ -330,16 +330,12 @@ def _known_views(session: Session, site_id: int, accepted: list[_Accepted]) -> d
             row.id,
             row.visitor_id,
             row.asset_id,
-            _aware(row.started_at),
+            row.started_at,
             row.dwell_ms,
-            _aware(row.last_hit_at),
+            row.last_hit_at,
         )
         for row in rows
     }
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _hit_rows(

@@ -7,7 +7,7 @@ links and consent in force then, so nothing recorded later leaks in.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, or_, select
@@ -120,12 +120,6 @@ def _figures(row: Any, label: str) -> WindowFigures:
     )
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def compute_features(
     session: Session,
     *,
@@ -164,16 +158,14 @@ def compute_features(
                     key=key,
                     name=name,
                     windows={label: _figures(row, label) for label in WINDOWS},
-                    last_viewed_at=_aware(row.last),
+                    last_viewed_at=row.last,
                 )
             )
         assets.sort(key=lambda asset: (-asset.windows["30d"].dwell_seconds, asset.name))
         totals = session.execute(select(*_window_columns(views, at, min_dwell_ms)).where(in_range)).one()
         windows = {label: _figures(totals, label) for label in WINDOWS}
         distinct = {label: int(getattr(totals, f"visitors_{label}") or 0) for label in WINDOWS}
-        last_seen = _aware(
-            session.scalar(select(func.max(views.c.started_at)).where(views.c.started_at <= at))
-        )
+        last_seen = session.scalar(select(func.max(views.c.started_at)).where(views.c.started_at <= at))
     return Features(
         subject=subject,
         subject_id=subject_id,
@@ -373,7 +365,7 @@ def inbox(session: Session, *, actor: Actor, limit: int = 50, min_dwell_seconds:
                 account_name=accounts.get(account_id) if account_id else None,
                 asset_id=row.asset_id,
                 asset_name=row.name,
-                started_at=_aware(row.started_at) or row.started_at,
+                started_at=row.started_at,
                 dwell_seconds=round(row.dwell_ms / 1000, 1),
             )
         )

@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from pathcast.auth.permissions import Actor, may
-from pathcast.crm.service import create_record, spec_for
+from pathcast.crm.service import create_record, readable_query, spec_for
 from pathcast.crm.service import lookups as crm_lookups
 from pathcast.db import utcnow
 from pathcast.errors import Conflict, PermissionDenied
@@ -242,8 +242,6 @@ def list_messages(
     limit: int = 100,
 ) -> list[m.InboundMessage]:
     """Messages filed on records the actor may read (unfiled ones: admins only)."""
-    from pathcast.crm.service import readable_query
-
     if not may(actor, "activity", "read"):
         raise PermissionDenied("forbidden_model", entity="activity")
     query = (
