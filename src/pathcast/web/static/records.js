@@ -40,7 +40,16 @@
     var cancel = form && form.querySelector("[data-cancel]");
     if (cancel) {
       event.preventDefault();
-      cancel.click();
+      // htmx wires swapped-in links only when the swap settles (~20 ms later); asking
+      // htmx directly means an Escape pressed right after a refusal still cancels.
+      if (window.htmx && cancel.getAttribute("hx-get")) {
+        window.htmx.ajax("GET", cancel.getAttribute("hx-get"), {
+          target: cancel.getAttribute("hx-target"),
+          swap: cancel.getAttribute("hx-swap") || "outerHTML"
+        });
+      } else {
+        cancel.click();
+      }
     }
   });
 
