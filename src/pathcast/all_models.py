@@ -5,6 +5,7 @@ from pathcast.auth import models as auth_models
 from pathcast.automation import models as automation_models
 from pathcast.crm import models as crm_models
 from pathcast.db import Base
+from pathcast.forecast import models as forecast_models
 from pathcast.signals import models as signals_models
 
 # Importing the services registers their event reactions (signals counts crm's meetings).
@@ -12,4 +13,12 @@ from pathcast.signals import service as signals_service  # noqa: F401
 
 metadata = Base.metadata
 
-__all__ = ["auth_models", "automation_models", "crm_models", "events", "metadata", "signals_models"]
+__all__ = [
+    "auth_models",
+    "automation_models",
+    "crm_models",
+    "events",
+    "forecast_models",
+    "metadata",
+    "signals_models",
+]

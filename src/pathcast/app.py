@@ -14,6 +14,7 @@ from pathcast.automation.api import router as automation_router
 from pathcast.crm.api import router as crm_router
 from pathcast.db import unit_of_work
 from pathcast.events_api import router as events_router
+from pathcast.forecast.api import router as forecast_router
 from pathcast.problems import install_problem_handlers
 from pathcast.signals.api import public_router as signals_public_router
 from pathcast.signals.api import router as signals_router
@@ -66,6 +67,7 @@ def create_app() -> FastAPI:
     api.include_router(events_router)
     api.include_router(automation_router)
     api.include_router(signals_router)
+    api.include_router(forecast_router)
     api.include_router(signals_public_router)
     api.include_router(signals_inbound_router)
     app.include_router(api)

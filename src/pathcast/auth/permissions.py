@@ -98,6 +98,9 @@ RIGHTS: dict[str, dict[Role, str]] = {
     "behaviour": {Role.admin: "crud", Role.manager: "cru", Role.rep: "cru"},
     # Automation rules: managers write them, reps read them (and what they would do).
     "rule": {Role.admin: "crud", Role.manager: "cru", Role.rep: "r"},
+    # The forecast (scores, drivers, distributions, annotations, submissions): sellers only.
+    # Reps annotate and submit ("cu"); managers also see their teams; admins tune settings.
+    "forecast": {Role.admin: "crud", Role.manager: "cru", Role.rep: "cru"},
     "user": {Role.admin: "crud", Role.manager: "r", Role.rep: "r", Role.member: "r"},
     "team": {Role.admin: "crud", Role.manager: "r", Role.rep: "r", Role.member: "r"},
 }

@@ -239,3 +239,7 @@ def _print_backtest(report: dict[str, Any]) -> None:
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
+
+
+# Commands of other concerns register themselves on ``forecast_app`` when imported.
+from pathcast.forecast import cli_renewal, cli_revenue  # noqa: E402, F401

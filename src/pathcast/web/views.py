@@ -27,6 +27,8 @@ from pathcast.web import (
     contacts,
     dashboard,
     export,
+    forecast,
+    forecast_deal,
     lists,
     records,
     signals,
@@ -120,3 +122,5 @@ def install_web(app: FastAPI) -> None:
     app.include_router(signals.router)
     app.include_router(automation_rules.router)
     app.include_router(automation_inbox.router)
+    app.include_router(forecast.router)
+    app.include_router(forecast_deal.router)
