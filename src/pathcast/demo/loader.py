@@ -21,6 +21,7 @@ from pathcast.crm import models as m
 from pathcast.crm.service import ensure_default_pipeline, stages_of
 from pathcast.demo.activities import deal_activities
 from pathcast.demo.aftersales import account_tickets, create_contract, create_library
+from pathcast.demo.annotations import deal_annotations
 from pathcast.demo.behaviour import create_behaviour
 from pathcast.demo.catalog import PRODUCTS, create_catalog
 from pathcast.demo.company import create_accounts
@@ -147,6 +148,7 @@ def load_demo(
             number += 1
             result = run_deal(demo, spec, number)
             deal_activities(demo, result)
+            deal_annotations(demo, result)
             contract = create_contract(demo, result)
             follow_up = renewal_spec(demo, result, contract) if contract is not None else None
             if follow_up is not None:
