@@ -455,6 +455,7 @@ def opportunity_detail(page: Page, session: DbSession, opportunity_id: int) -> R
         "quotes": related(session, actor, "quote", {"opportunity_id": str(deal.id)}, "-created_at"),
         "can_see_lines": may(actor, "opportunity_line", "read"),
         "can_see_quotes": may(actor, "quote", "read"),
+        "may_forecast": may(actor, "forecast", "read"),
     }
     return render(page, "opportunities/detail.html", context)
 

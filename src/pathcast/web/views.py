@@ -29,6 +29,7 @@ from pathcast.web import (
     export,
     forecast,
     forecast_deal,
+    forecast_insights,
     lists,
     records,
     signals,
@@ -124,3 +125,4 @@ def install_web(app: FastAPI) -> None:
     app.include_router(automation_inbox.router)
     app.include_router(forecast.router)
     app.include_router(forecast_deal.router)
+    app.include_router(forecast_insights.router)
