@@ -5,8 +5,10 @@ PostgreSQL, hash-chain verification per second, and the ingest of tracking event
 ``POST /api/v1/collect`` on a real uvicorn server (events/s, latency per batch; see
 bench/collect.py, which also runs alone), and the automation engine: matching throughput
 with 1,000 rules over a replayed stream, and commit → action start latency with the
-in-process worker (see bench/automation.py, which also runs alone). Each run uses fresh
-databases (a temp SQLite file; a private PostgreSQL schema that is dropped afterwards).
+in-process worker (see bench/automation.py, which also runs alone), and the forecast:
+win-model train time at 100k and 1M synthetic opportunities, scoring throughput and the
+Maven backtest's wall time (see bench/forecast.py, which also runs alone). Each run uses
+fresh databases (a temp SQLite file; a private PostgreSQL schema that is dropped afterwards).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlalchemy import create_engine, text
 
 import automation
 import collect
+import forecast
 from pathcast.db import dispose_engines, unit_of_work
 from pathcast.events import EventDraft, append_event, append_events, verify_chain
 from pathcast.migrate import upgrade
@@ -132,14 +135,18 @@ def main() -> int:
     parser.add_argument("--skip-maven", action="store_true", help="leave out the Maven import")
     parser.add_argument("--skip-collect", action="store_true", help="leave out the collect ingest")
     parser.add_argument("--skip-automation", action="store_true", help="leave out the automation engine")
-    parser.add_argument("--only", choices=("collect", "automation"), help="run only this section")
+    parser.add_argument("--skip-forecast", action="store_true", help="leave out the forecast model")
+    parser.add_argument("--only", choices=("collect", "automation", "forecast"), help="run only this section")
     collect.add_size_arguments(parser, prefix="collect-")
     automation.add_size_arguments(parser, prefix="automation-")
+    forecast.add_size_arguments(parser, prefix="forecast-")
     args = parser.parse_args()
     if args.only == "collect" and args.skip_collect:
         parser.error("--only collect and --skip-collect exclude each other")
     if args.only == "automation" and args.skip_automation:
         parser.error("--only automation and --skip-automation exclude each other")
+    if args.only == "forecast" and args.skip_forecast:
+        parser.error("--only forecast and --skip-forecast exclude each other")
     engines = (("SQLite", sqlite_database), ("PostgreSQL", postgres_database))
     rows: list[tuple[str, str, str]] = []
     details: list[str] = []
@@ -192,6 +199,13 @@ def main() -> int:
     if not args.skip_automation and args.only in (None, "automation"):
         rows += automation.run_all(
             args.automation_rules, args.automation_events, args.automation_samples, list(engines)
+        )
+    if not args.skip_forecast and args.only in (None, "forecast"):
+        rows += forecast.run_all(
+            args.forecast_rows,
+            args.forecast_trees,
+            None if args.forecast_no_backtest or args.skip_maven else sqlite_database,
+            "--skip-maven" if args.skip_maven else "--forecast-no-backtest",
         )
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = (

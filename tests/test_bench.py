@@ -11,6 +11,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+import pytest
 from sqlalchemy import func, select
 
 from pathcast.db import unit_of_work
@@ -31,6 +33,7 @@ def test_bench_runs_and_prints_its_table() -> None:
             "--no-record",
             "--skip-maven",
             "--skip-collect",
+            "--skip-forecast",
         ],
         capture_output=True,
         text=True,
@@ -217,3 +220,75 @@ def test_bench_automation_section_runs_alone_and_prints_both_engines() -> None:
             in result.stdout
         )
     assert "chain verification" not in result.stdout and "collect over HTTP" not in result.stdout
+
+
+# --- the forecast benchmark (bench/forecast.py) ----------------------------------------
+
+
+def _bench_forecast() -> ModuleType:
+    """bench/forecast.py as a module (bench/ is not a package)."""
+    name = "pathcast_bench_forecast"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "forecast.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def test_forecast_bench_matrix_has_the_served_columns_and_a_learnable_signal() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from pathcast.forecast.training import feature_columns, fit_calibrated
+
+    bench = _bench_forecast()
+    x, y = bench.synthetic(4000)
+    assert x.shape == (4000, len(feature_columns()))
+    assert 0.2 < y.mean() < 0.8 and np.isnan(x).any()
+    again, _ = bench.synthetic(4000)
+    np.testing.assert_array_equal(np.nan_to_num(again, nan=-1.0), np.nan_to_num(x, nan=-1.0))
+    model = fit_calibrated(x, y, seed=7, n_estimators=30)
+    fresh, labels = bench.synthetic(2000, seed=8)
+    assert roc_auc_score(labels, model.predict(fresh)) > 0.7
+
+
+def test_bench_forecast_section_runs_alone_and_skips_what_it_cannot_run() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--only",
+            "forecast",
+            "--forecast-rows",
+            "2000,4000",
+            "--forecast-trees",
+            "10",
+            "--forecast-no-backtest",
+            "--no-record",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| in memory | win model fit_calibrated, 2,000 synthetic deals" in result.stdout
+    assert "| in memory | win model fit_calibrated, 4,000 synthetic deals" in result.stdout
+    assert "| in memory | win model scoring (" in result.stdout and "deals/s" in result.stdout
+    assert "| SQLite | forecast backtest on Maven | skipped (--forecast-no-backtest) |" in result.stdout
+    assert "automation" not in result.stdout and "chain verification" not in result.stdout
+
+
+def test_forecast_bench_skips_the_maven_backtest_without_the_dataset(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bench = _bench_forecast()
+    monkeypatch.setattr(bench, "MAVEN", tmp_path / "absent")
+
+    def no_database() -> Any:
+        raise AssertionError("no database is needed to skip")
+
+    engine, measure, result = bench.bench_backtest(no_database)
+    assert engine == "SQLite" and measure == "forecast backtest on Maven"
+    assert result.startswith("skipped: ") and "absent" in result

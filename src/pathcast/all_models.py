@@ -6,9 +6,11 @@ from pathcast.automation import models as automation_models
 from pathcast.crm import models as crm_models
 from pathcast.db import Base
 from pathcast.forecast import models as forecast_models
-from pathcast.signals import models as signals_models
 
-# Importing the services registers their event reactions (signals counts crm's meetings).
+# Importing the services registers their event reactions: signals counts crm's meetings,
+# the forecast's guardrail turns a deal entering high risk into a suggestion to verify.
+from pathcast.forecast.service import guardrail as forecast_guardrail  # noqa: F401
+from pathcast.signals import models as signals_models
 from pathcast.signals import service as signals_service  # noqa: F401
 
 metadata = Base.metadata

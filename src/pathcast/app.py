@@ -26,9 +26,11 @@ API_PREFIX = "/api/v1"
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Background work that lives as long as the server: mailbox polling, the automation engine."""
+    """Background work that lives as long as the server: mailbox polling, the automation
+    engine, the forecast refresh."""
     from pathcast.automation.engine.worker import EngineThread
     from pathcast.config import get_settings
+    from pathcast.forecast.tasks import Refresher
     from pathcast.signals.tasks import Poller
 
     settings = get_settings()
@@ -39,9 +41,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = EngineThread(settings.engine_poll_seconds) if settings.engine_poll_seconds > 0 else None
     if engine is not None:
         engine.start()
+    refresher = (
+        Refresher(settings.forecast_refresh_seconds) if settings.forecast_refresh_seconds > 0 else None
+    )
+    if refresher is not None:
+        refresher.start()
     try:
         yield
     finally:
+        if refresher is not None:
+            refresher.stop()
         if engine is not None:
             engine.stop()
         if poller is not None:

@@ -47,6 +47,17 @@ class Settings(BaseSettings):
         description="How often the server's automation worker looks for new events and due runs "
         "(commits in the same process wake it at once); 0 turns the in-process worker off.",
     )
+    forecast_refresh_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often the server refreshes the forecast: retrain when due, rescore open "
+        "deals, record period distributions and renewal risk; 0 turns the in-process refresh off.",
+    )
+    forecast_retrain_hours: float = Field(
+        default=168.0,
+        gt=0,
+        description="Age after which the active win model is retrained on schedule (default a week).",
+    )
     engine_lease_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -116,9 +116,9 @@ def test_dry_run_over_the_demo_then_enabled_rule_fires(session: Session, configu
     assert created.exit_code == 0, created.output
     rule_id = json.loads(created.stdout)["id"]
     listed = runner.invoke(app, ["rules", "list", "--json"])
-    # The demo's own three rules are listed too.
+    # The demo's own four rules are listed too.
     assert rule_id in [row["id"] for row in json.loads(listed.stdout)]
-    assert len(json.loads(listed.stdout)) == 4
+    assert len(json.loads(listed.stdout)) == 5
     assert json.loads(runner.invoke(app, ["rules", "show", str(rule_id)]).stdout)["is_enabled"] is True
 
     # A new win after enabling fires the rule; the old history does not.

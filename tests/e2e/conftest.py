@@ -106,6 +106,8 @@ def serve_pathcast(directory: Path, database_url: str) -> Iterator[str]:
         "PATHCAST_DATABASE_URL": database_url,
         "PATHCAST_DATA_DIR": str(directory / "data"),
         "PATHCAST_SECRET_KEY": "e2e-secret-key-not-for-production",
+        # The forecast refresh (training, scoring) runs only where a test asks for it.
+        "PATHCAST_FORECAST_REFRESH_SECONDS": "0",
     }
     command = [sys.executable, "-m", "uvicorn", "pathcast.app:create_app", "--factory"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]

@@ -1,12 +1,16 @@
-"""After the win: contracts and subscriptions, service tickets, and the document library
-every seller sends (comparison sheets, white papers, brochures)."""
+"""After the win: contracts and subscriptions, service tickets, the document library every
+seller sends (comparison sheets, white papers, brochures), and one renewal at risk."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from sqlalchemy import func, or_, select
+
+from pathcast.auth import positions
 from pathcast.auth.permissions import Actor
 from pathcast.crm import models as m
 from pathcast.crm.service import SPECS, create_record, update_record
@@ -166,6 +170,184 @@ def _ticket_progress(
     resolved = responded + timedelta(days=rng.uniform(0.3, 10))
     steps.append((resolved, {"resolved_at": resolved, "status": m.TicketStatus.resolved.value}))
     steps.append((resolved + timedelta(days=rng.uniform(2, 7)), {"status": m.TicketStatus.closed.value}))
+    for at, changes in steps:
+        if at > demo.horizon:
+            return
+        update_record(
+            demo.session, actor=member, spec=SPECS["ticket"], record=ticket, occurred_at=at, changes=changes
+        )
+
+
+# --- the renewal case ------------------------------------------------------------------
+
+RENEWAL_CASE_KEY = "renewal_case"
+# days before the demo's today the case's subscription started, and after it that it renews
+CASE_STARTED_DAYS = 290
+CASE_RENEWS_IN_DAYS = 75
+# severities of last quarter's tickets: three of them high or critical
+CASE_SEVERITIES = (
+    m.Severity.critical,
+    m.Severity.high,
+    m.Severity.normal,
+    m.Severity.high,
+    m.Severity.normal,
+    m.Severity.low,
+    m.Severity.normal,
+)
+
+
+def _quarter_before(day: date) -> tuple[date, date]:
+    """The last complete quarter before ``day``'s: (first day, first day of the next)."""
+    end = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    previous = end - timedelta(days=1)
+    return date(previous.year, 3 * ((previous.month - 1) // 3) + 1, 1), end
+
+
+def _last_touch(demo: Demo, account_id: int) -> datetime | None:
+    deals = select(m.Opportunity.id).where(m.Opportunity.account_id == account_id)
+    moment = func.coalesce(m.Activity.done_at, m.Activity.occurred_at)
+    return demo.session.scalar(
+        select(func.max(moment)).where(
+            or_(m.Activity.account_id == account_id, m.Activity.opportunity_id.in_(deals.scalar_subquery())),
+            m.Activity.kind.in_([m.ActivityKind.meeting.value, m.ActivityKind.call.value]),
+        )
+    )
+
+
+def _case_account(demo: Demo) -> AccountInfo | None:
+    """A long-standing customer no CSM serves yet, the one the team has met least recently."""
+    oldest = demo.horizon - timedelta(days=CASE_STARTED_DAYS + 30)
+    customers = [info for info in demo.accounts if not info.is_distributor and info.created_at <= oldest]
+    unserved = [
+        info for info in customers if not positions.account_team(demo.session, info.account.id, "csm")
+    ]
+    pool = unserved or customers
+    if not pool:
+        return None
+    floor = datetime(1970, 1, 1, tzinfo=UTC)
+
+    def last(info: AccountInfo) -> datetime:
+        touched = _last_touch(demo, info.account.id)
+        if touched is not None and touched.tzinfo is None:
+            touched = touched.replace(tzinfo=UTC)
+        return touched or floor
+
+    return min(pool, key=lambda info: (last(info), info.account.id))
+
+
+def create_renewal_case(demo: Demo) -> m.Subscription | None:
+    """One customer whose subscription renews in about 75 days after a bad quarter: seven
+    tickets last quarter (three high or critical) that took 9 to 20 days each to resolve,
+    three more still open, and no meeting in a long while. The renewal-risk rule of the demo
+    brings the CSM in when it is scored.
+
+    Deterministic and apart from the demo's random stream (its own ``Random``), so every
+    other row of the demo is the same with or without it. Runs once per build."""
+    if demo.counters.get(RENEWAL_CASE_KEY):
+        return None
+    demo.counters[RENEWAL_CASE_KEY] = 1
+    info = _case_account(demo)
+    recurring = [code for code, plan in demo.plans.items() if plan.recurring and code in demo.products]
+    member = demo.members.get("success") or next(iter(demo.members.values()), None)
+    if info is None or not recurring or member is None:
+        return None
+    rng = random.Random(f"renewal-case:{demo.today.isoformat()}:{info.code}")
+    session, today = demo.session, demo.today
+
+    def at_work(day: date) -> datetime:
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
+        return datetime.combine(day, time(1, 0), UTC) + timedelta(minutes=rng.randrange(0, 9 * 60))
+
+    product = demo.products[sorted(recurring)[0]]
+    plan = demo.plans[sorted(recurring)[0]]
+    start = today - timedelta(days=CASE_STARTED_DAYS)
+    end = today + timedelta(days=CASE_RENEWS_IN_DAYS - 1)
+    signed = max(at_work(start), info.created_at + timedelta(hours=1))
+    annual = money(plan.list_price * 3)
+    owner = info.owner
+    contract: m.Contract = create_record(
+        session,
+        actor=owner.manager,
+        spec=SPECS["contract"],
+        occurred_at=signed,
+        data={
+            "number": demo.number("RN", signed.year),
+            "account_id": info.account.id,
+            "status": m.ContractStatus.active.value,
+            "start_date": start,
+            "end_date": end,
+            "renewal_date": end + timedelta(days=1),
+            "value": annual,
+            "currency": info.currency,
+            "owner_id": owner.user.id,
+        },
+    )
+    subscription: m.Subscription = create_record(
+        session,
+        actor=owner.manager,
+        spec=SPECS["subscription"],
+        occurred_at=signed,
+        data={
+            "contract_id": contract.id,
+            "product_id": product.id,
+            "quantity": Decimal(3),
+            "start_date": start,
+            "end_date": end,
+            "renewal_date": end + timedelta(days=1),
+            "annual_value": annual,
+            "currency": info.currency,
+            "is_active": True,
+        },
+    )
+    first, last = _quarter_before(today)
+    span = (last - first).days
+    subjects = TICKET_SUBJECTS[info.industry]
+    for number, severity in enumerate(CASE_SEVERITIES):
+        opened = at_work(
+            first + timedelta(days=int(span * (number + rng.random()) / (len(CASE_SEVERITIES) + 1)))
+        )
+        responded = opened + timedelta(hours=rng.uniform(4, 30))
+        resolved = responded + timedelta(days=rng.uniform(9, 20))
+        steps: list[tuple[datetime, dict[str, object]]] = [
+            (responded, {"first_response_at": responded, "status": m.TicketStatus.pending.value}),
+            (resolved, {"resolved_at": resolved, "status": m.TicketStatus.resolved.value}),
+        ]
+        _case_ticket(demo, member, info, opened, severity, subjects[number % len(subjects)], steps)
+    for number in range(3):
+        opened = at_work((demo.horizon - timedelta(days=3 + 9 * number)).date())
+        opened = min(opened, demo.horizon - timedelta(hours=1))
+        responded = opened + timedelta(hours=rng.uniform(6, 20))
+        steps = [(responded, {"first_response_at": responded, "status": m.TicketStatus.pending.value})]
+        severity = m.Severity.high if number == 0 else m.Severity.normal
+        _case_ticket(demo, member, info, opened, severity, subjects[(number + 2) % len(subjects)], steps)
+    return subscription
+
+
+def _case_ticket(
+    demo: Demo,
+    member: Actor,
+    info: AccountInfo,
+    opened: datetime,
+    severity: m.Severity,
+    subject: str,
+    steps: list[tuple[datetime, dict[str, object]]],
+) -> None:
+    ticket = create_record(
+        demo.session,
+        actor=member,
+        spec=SPECS["ticket"],
+        occurred_at=opened,
+        data={
+            "account_id": info.account.id,
+            "subject": subject,
+            "description": f"{info.account.name}: {subject}",
+            "severity": severity.value,
+            "status": m.TicketStatus.open.value,
+            "opened_at": opened,
+            "owner_id": member.user_id,
+        },
+    )
     for at, changes in steps:
         if at > demo.horizon:
             return

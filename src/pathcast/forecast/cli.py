@@ -161,6 +161,13 @@ def backtest(
         int, typer.Option("--min-train", help="Training rows (closed deals' snapshots) a cutoff needs.")
     ] = 200,
     seed: Annotated[int, typer.Option(help="Seed for the model and the Monte Carlo.")] = 7,
+    annotations: Annotated[
+        bool,
+        typer.Option(
+            "--annotations/--no-annotations",
+            help="Read reps' annotations when deals have some, and report the lift with and without them.",
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
 ) -> None:
     """Roll a cutoff through history: calibrated LightGBM against stage-weighted, stage win rate
@@ -200,6 +207,7 @@ def backtest(
                 seed=seed,
                 min_train=min_train,
                 deal_ids=deal_ids,
+                annotations=annotations,
             )
     except BacktestError as error:
         _fail(str(error), 2)
@@ -235,10 +243,221 @@ def _print_backtest(report: dict[str, Any]) -> None:
         out.print(f"goal {goal}: {'met' if met else 'NOT met'}")
     for note in report["notes"]:
         out.print(f"note: {note}")
+    lift = report.get("annotation_lift")
+    if lift:
+        out.print(
+            f"annotation lift ({lift['annotated_deals']} annotated deals, {lift['annotated_predictions']} "
+            "predictions with a note known then): "
+            + ", ".join(
+                f"{key} {_fmt(lift['with'][key])} vs {_fmt(lift['without'][key])}"
+                for key in ("auc", "brier", "log_loss", "ece", "wape")
+            )
+        )
 
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
+
+
+# --- the served win model: train, score, list, activate -------------------------------
+
+
+def _error_text(error: Exception) -> str:
+    """A service refusal in English and Chinese, as the API would word it."""
+    from pathcast.errors import InvalidInput, PathcastError
+    from pathcast.i18n import translate
+    from pathcast.problems import localised_params
+
+    assert isinstance(error, PathcastError)
+    lines: list[str] = []
+    for locale in ("en", "zh-CN"):
+        if isinstance(error, InvalidInput):
+            for field_error in error.errors:
+                params = localised_params(field_error.params, locale)
+                message = translate(f"errors.field.{field_error.code}", locale, **params)
+                lines.append(f"{field_error.field}: {message}")
+        else:
+            lines.append(translate(f"errors.{error.code}", locale, **localised_params(error.params, locale)))
+    return "\n".join(lines)
+
+
+def _model_document(row: Any) -> dict[str, Any]:
+    return {
+        "version": row.version,
+        "trained_at": row.trained_at.isoformat(),
+        "trained_by": row.trained_by,
+        "trigger": row.trigger,
+        "training_rows": row.training_rows,
+        "calibration": row.calibration,
+        "metrics": row.metrics,
+        "is_active": row.is_active,
+        "features": row.features,
+        "notes": row.notes,
+    }
+
+
+def _run_service(action: Any) -> Any:
+    """Run ``action(session, actor)`` in one unit of work as the system; a refusal exits
+    with code 2 (the data cannot be used: too little history, no model yet) or 1."""
+    from pathcast.auth.permissions import Actor
+    from pathcast.db import unit_of_work
+    from pathcast.errors import Conflict, InvalidInput, PathcastError
+
+    try:
+        with unit_of_work() as session:
+            return action(session, Actor.system("cli"))
+    except PathcastError as error:
+        _fail(_error_text(error), 2 if isinstance(error, InvalidInput | Conflict) else 1)
+
+
+@forecast_app.command("train")
+def train_command(
+    seed: Annotated[int, typer.Option(help="Seed for the split and the model; same seed, same model.")] = 7,
+    n_estimators: Annotated[int, typer.Option("--n-estimators", help="At most this many trees.")] = 300,
+    activate: Annotated[
+        bool, typer.Option("--activate/--no-activate", help="Make the new version the active one.")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+) -> None:
+    """Train the next win-model version on every deal closed so far (and activate it)."""
+    from pathcast.forecast.service import scoring
+
+    document = _run_service(
+        lambda session, actor: _model_document(
+            scoring.train_model(session, actor=actor, seed=seed, n_estimators=n_estimators, activate=activate)
+        )
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+        return
+    metrics = document["metrics"]
+    Console().print(
+        f"win model v{document['version']} trained on {document['training_rows']} rows, "
+        f"calibration {document['calibration']}"
+        + (", active" if document["is_active"] else "")
+        + "; validation "
+        + ", ".join(f"{k} {_fmt(metrics.get(k))}" for k in ("auc", "brier", "log_loss", "ece"))
+        + f" (n {metrics.get('n')})"
+    )
+
+
+@forecast_app.command("score")
+def score_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+) -> None:
+    """Score every open deal now with the active model, with each deal's drivers."""
+    from pathcast.forecast.service import scoring
+
+    def run(session: Any, actor: Any) -> dict[str, Any]:
+        result = scoring.score_run(session, actor=actor)
+        return {
+            "model_version": result.model_version,
+            "scored_at": result.scored_at.isoformat(),
+            "scored": len(result.scores),
+            "risk_changes": result.risk_changes,
+            "deals": [
+                {
+                    "opportunity_id": score.opportunity_id,
+                    "probability": score.probability,
+                    "drivers": score.drivers[:3],
+                }
+                for score in sorted(result.scores, key=lambda s: (s.probability, s.opportunity_id))
+            ],
+        }
+
+    document = _run_service(run)
+    if as_json:
+        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+        return
+    out = Console()
+    out.print(
+        f"scored {document['scored']} open deals with win model v{document['model_version']}; "
+        f"{document['risk_changes']} material risk change(s)"
+    )
+    table = Table(title="riskiest first")
+    for column in ("deal", "probability", "top driver"):
+        table.add_column(column, justify="right" if column == "probability" else "left")
+    for deal in document["deals"][:20]:
+        top = deal["drivers"][0]["en"] if deal["drivers"] else "-"
+        table.add_row(str(deal["opportunity_id"]), f"{deal['probability']:.1%}", top)
+    out.print(table)
+
+
+@forecast_app.command("models")
+def models_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+) -> None:
+    """List the trained win-model versions, newest first, and which one is active."""
+    from pathcast.forecast.service import scoring
+
+    documents = _run_service(
+        lambda session, actor: [_model_document(row) for row in scoring.list_models(session)]
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(documents, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table(title="win models")
+    for column in ("version", "active", "trained at", "trigger", "rows", "calibration", "auc", "brier"):
+        table.add_column(column)
+    for doc in documents:
+        table.add_row(
+            str(doc["version"]),
+            "yes" if doc["is_active"] else "",
+            doc["trained_at"][:19],
+            doc["trigger"],
+            str(doc["training_rows"]),
+            doc["calibration"],
+            _fmt(doc["metrics"].get("auc")),
+            _fmt(doc["metrics"].get("brier")),
+        )
+    Console().print(table)
+
+
+@forecast_app.command("activate")
+def activate_command(
+    version: Annotated[int, typer.Argument(help="The model version scoring should use.")],
+) -> None:
+    """Make a trained version the active one."""
+    from pathcast.forecast.service import scoring
+
+    _run_service(lambda session, actor: scoring.activate_model(session, actor=actor, version=version))
+    Console().print(f"win model v{version} is active")
+
+
+@forecast_app.command("refresh")
+def refresh_command(
+    retrain_hours: Annotated[
+        float | None,
+        typer.Option(
+            help="Retrain when the active model is older than this (default PATHCAST_FORECAST_RETRAIN_HOURS)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+) -> None:
+    """What the server does every PATHCAST_FORECAST_REFRESH_SECONDS, once: retrain when due,
+    rescore open deals, record period distributions, score renewal risk (for cron)."""
+    from datetime import timedelta
+
+    from pathcast.forecast.service.refresh import refresh
+
+    every = timedelta(hours=retrain_hours) if retrain_hours is not None else None
+    report = refresh(retrain_every=every).document()
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    else:
+        out = Console()
+        out.print(
+            f"active model v{report['active_version'] or '-'}"
+            f"{' (trained now)' if report['trained_version'] else ''}; "
+            f"{report['scored_deals']} deals scored, {report['periods_recorded']} period rows, "
+            f"{report['renewals_scored']} renewals scored"
+        )
+        for step, reason in report["notes"].items():
+            out.print(f"{step}: {reason}")
+        for step, reason in report["failures"].items():
+            out.print(f"[red]{step} failed[/red]: {reason}")
+    if report["failures"]:
+        raise typer.Exit(1)
 
 
 # Commands of other concerns register themselves on ``forecast_app`` when imported.

@@ -15,7 +15,8 @@ It keeps the two rules every adapter shares:
   a receipt per part, so a retry resends only what failed).
 
 ``require_approval`` and ``require_confirmation`` are flow, not side effects: the engine
-handles them and they are refused here. ``add_member``, ``create_hive`` and
+handles them and they are refused here. ``add_member`` adds people to the account's team
+(the collaboration until hives exist, see ``members``); ``create_hive`` and
 ``generate_plan`` compile today and answer ``not_available`` until their packages exist.
 """
 
@@ -26,17 +27,13 @@ from typing import Any
 from pathcast.automation import ir
 
 # Submodules by name (not their functions), so ``actions.notify`` stays the module.
-from pathcast.automation.actions import meetings, notify, records, webhook
+from pathcast.automation.actions import meetings, members, notify, records, webhook
 from pathcast.automation.actions.base import ActionContext, Handler, Outcome, Subject
 from pathcast.automation.actions.notify import find_receipt, write_receipt
 
 ENGINE_HANDLED = frozenset({"require_approval", "require_confirmation"})
 
 NOT_AVAILABLE_REASONS: dict[str, tuple[str, str]] = {
-    "add_member": (
-        "hives are not available yet: no member was added",
-        "任务蜂巢（hives）尚未上线：未添加成员",
-    ),
     "create_hive": (
         "hives are not available yet: no hive was created",
         "任务蜂巢（hives）尚未上线：未创建蜂巢",
@@ -65,7 +62,7 @@ HANDLERS: dict[str, Handler] = {
     "set_field": records.set_field,
     "push_content": records.push_content,
     "webhook": webhook.webhook,
-    "add_member": _not_available,
+    "add_member": members.add_member,
     "create_hive": _not_available,
     "generate_plan": _not_available,
 }

@@ -15,8 +15,10 @@ The index keys every event-driven rule by what an event must carry to concern it
   carry ``stage_id`` in both maps, so ``opportunity.stage`` rules match them; stage values
   are matched by id, key, English or Chinese name, or status class.
 - ``metric``: by ``(entity, metric)`` for events typed ``metric.*`` whose payload holds
-  ``{"metric", "value", "previous"?}``. A metric rule fires when the value *crosses* the
-  threshold: it satisfies it now and the previous value (when given) did not.
+  ``{"metric", "value", "previous"?}``, and likewise for ``forecast.*`` events whose payload
+  has a ``metric`` (``forecast.renewal_risk``, ``forecast.deal_risk_changed``). A metric rule
+  fires when the value *crosses* the threshold: it satisfies it now and the previous value
+  (when given) did not.
 - ``signal``: events typed ``radar.signal`` with ``{"keywords"|"keyword", "text",
   "industry", "polarity", "severity"}``; a rule's severity is a floor (P2 matches P1 and P2).
 
@@ -289,6 +291,14 @@ def _metric_entry(rule: CompiledRule, trigger: MetricTrigger) -> Entry:
     return rule, crossed, describe
 
 
+def _metric_shaped(event_type: str, payload: dict[str, Any]) -> bool:
+    """``metric.*`` events, and the forecast's (``forecast.renewal_risk``…) that carry a metric:
+    both are matched by metric rules, crossing included."""
+    if event_type.startswith("metric."):
+        return True
+    return event_type.startswith("forecast.") and bool(payload.get("metric"))
+
+
 def _signal_entry(rule: CompiledRule, trigger: SignalTrigger) -> Entry:
     keyword = trigger.keyword.casefold() if trigger.keyword else None
     industry = trigger.industry.casefold() if trigger.industry else None
@@ -435,7 +445,7 @@ class RuleIndex:
                             self._collect(found, targeted, event)
         if self.entered:
             self._entered(found, event, event_type, payload)
-        if self.metrics and event_type.startswith("metric."):
+        if self.metrics and _metric_shaped(event_type, payload):
             metric = str(payload.get("metric") or event_type[len("metric.") :]).casefold()
             entity = str(payload.get("entity") or event.entity).casefold()
             entries = self.metrics.get((entity, metric))

@@ -499,6 +499,30 @@ METRICS: dict[str, tuple[str, str, str, tuple[str, ...], str]] = {
         "number",
     ),
     "churn_risk": ("account", "流失风险", "churn risk", ("流失风险", "churn risk"), "fraction"),
+    # recorded by forecast.service.revenue, appended as ``forecast.period_changed`` (entity "period")
+    "p50": (
+        "period",
+        "预测收入中位数",
+        "forecast P50 revenue",
+        (
+            "预测收入中位数",
+            "预测收入",
+            "预测P50",
+            "收入预测",
+            "forecast p50",
+            "forecast revenue",
+            "p50 revenue",
+        ),
+        "number",
+    ),
+    # scored by forecast.service.renewal, appended as ``forecast.renewal_risk`` on the account
+    "renewal_risk": (
+        "account",
+        "续约风险",
+        "renewal risk",
+        ("续约风险", "续费风险", "续签风险", "renewal risk", "renewal-risk", "risk of not renewing"),
+        "fraction",
+    ),
     "inventory_turnover": (
         "account",
         "库存周转率",

@@ -366,8 +366,11 @@ class _Say:
         if isinstance(action, AddMemberAction):
             role = self.pick(f"（角色：{action.role}）", f" as {action.role}") if action.role else ""
             return self.pick(
-                f"把{self.person(action.member)}加入任务蜂巢{role}",
-                f"add {self.person(action.member)} to the hive{role}",
+                # Until hives exist the collaboration is the account team, and the added member
+                # always gets the account's brief (actions/members.py): say both.
+                f"把{self.person(action.member)}加入该客户的协作（客户团队）{role}，并附上上季度工单处理时长",
+                f"add {self.person(action.member)} to the account's collaboration (its account team){role}, "
+                "with last quarter's ticket resolution times attached",
             )
         if isinstance(action, CreateHiveAction):
             members = (

@@ -23,6 +23,10 @@ ZH: Words = {
             "一次", "一份", "一场", "个", "位", "名", "份", "吧", "呢", "啊", "进行", "予以", "去",
             "来", "一", "其", "(", ")", "[", "]", "!", "?", "“", "”", "~", "之", "完成", "新", "新的", "它", "还是",
             "第一次", "首次", "的话", "全体", "每位", "每一位", "各位", "各个",
+            # Adding someone to an account's collaboration always attaches its brief (last
+            # quarter's ticket times, the renewal-risk factors): saying so changes nothing.
+            "附上上季度工单处理时长", "附上季度工单处理时长", "附上工单处理时长", "附带上季度工单处理时长",
+            "并附上上季度工单处理时长", "附上上季度的工单处理时长",
         ),
     },
     "JOIN": {
@@ -134,7 +138,8 @@ ZH: Words = {
             "复盘会", "交流会", "例会", "周会", "拜访",
         ),
     },
-    "HIVE_NOUN": {"": ("蜂巢", "任务蜂巢", "工作蜂巢", "项目蜂巢")},
+    # Until hives exist, an account's collaboration is its account team (actions/members.py).
+    "HIVE_NOUN": {"": ("蜂巢", "任务蜂巢", "工作蜂巢", "项目蜂巢", "协作", "客户协作", "协作组", "协作空间", "客户团队")},
     "TEMPLATE_NOUN": {"": ("模板", "模版", "范本")},
     "PLAN_NOUN": {"": ()},
     "GENERATE": {"": ("制定", "出具", "起草", "出一份", "拟定", "输出")},
@@ -183,6 +188,10 @@ EN: Words = {
             "let's", "make", "sure", "(", ")", "[", "]", "!", "?", "\"", "'", "this", "these",
             "those", "about", "regarding", "around", "due", "asap", "as soon as possible", "it", "its",
             "written", "morning", "in the morning", "for the first time", "the first time", "first time",
+            # the brief is always attached to an added member (see the zh entries)
+            "with last quarter's ticket resolution times attached",
+            "with last quarter's ticket resolution times", "with the ticket resolution times attached",
+            "attaching last quarter's ticket resolution times",
         ),
     },
     "JOIN": {
@@ -338,7 +347,12 @@ EN: Words = {
             "kickoff meeting", "call", "sync", "review meeting", "workshop", "session",
         ),
     },
-    "HIVE_NOUN": {"": ("hive", "task hive", "hives", "work hive", "project hive")},
+    "HIVE_NOUN": {
+        "": (
+            "hive", "task hive", "hives", "work hive", "project hive", "collaboration",
+            "account team", "account's collaboration",
+        ),
+    },
     "TEMPLATE_NOUN": {"": ("template", "templates")},
     "PLAN_NOUN": {"": ()},
     "GENERATE": {"": ("generate", "generates", "draft", "drafts", "prepare", "prepares", "produce", "build")},
@@ -372,7 +386,10 @@ EN: Words = {
         ),
     },
     "ADD": {
-        "": ("add", "adds", "invite", "invites", "bring in", "include", "pull in", "join", "loop", "attend"),
+        "": (
+            "add", "adds", "invite", "invites", "bring in", "include", "pull in", "join", "joins", "loop",
+            "attend",
+        ),
     },
     "PRONOUN": {"": ("he", "him", "she", "her", "they", "them", "this person", "that person", "his", "their")},
 }

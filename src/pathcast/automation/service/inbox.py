@@ -4,7 +4,9 @@ Only the assignee decides (or an admin, for someone who is away). An approval is
 approved or rejected, a confirmation confirmed or declined; a note is required when
 the rule asked for one. A positive decision makes the run due again at its next step
 (the worker picks it up at once); a negative one stops the run, with who decided
-and why as its outcome.
+and why as its outcome. When the admin requires verification of AI insights, an approval
+about a deal or account with unverified suggestions is refused until they are verified or
+dismissed (``forecast.service.guardrail``).
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ def decide(
     text = note.strip() if note and note.strip() else None
     if item.note_required and text is None:
         raise InvalidInput.single("note", "note_required")
+    if item.kind == InboxKind.approval.value and decision == "approve":
+        _guard_unverified_insights(session, item)
     status, positive = allowed[decision]
     # Lock the run before the event log's head, the order the engine takes them in, so a
     # decision and a worker never wait on each other (PostgreSQL would call it a deadlock).
@@ -115,3 +119,22 @@ def decide(
         now=at,
     )
     return item
+
+
+def _guard_unverified_insights(session: Session, item: InboxItem) -> None:
+    """AI insights enter no approval unverified when the admin requires a rep's verification:
+    an approval of a run about a deal or account with open suggestions is refused (409), with
+    the suggestions listed, until the owner verifies or dismisses them."""
+    from pathcast.automation.engine.records import Records
+    from pathcast.forecast.service import guardrail
+
+    if not guardrail.verification_required(session):
+        return
+    run = session.get(Run, item.run_id)
+    if run is None or run.subject_entity is None or run.subject_id is None:
+        return
+    subject = Records(session).subject(run.subject_entity, run.subject_id)
+    pending = guardrail.unverified_insights(
+        session, opportunity_id=subject.opportunity_id, account_id=subject.account_id
+    )
+    guardrail.refuse_unverified(pending, code="approval_needs_verified_insights")
