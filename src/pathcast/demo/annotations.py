@@ -141,15 +141,18 @@ def deal_annotations(demo: Demo, result: DealResult) -> None:
     opportunity = result.opportunity
     created = result.stages[0][1]
     closed = result.closed_at
-    # While it was open: not in its first days (nothing to say yet), and before it closed.
+    # While it was open, and early enough to matter: a rep writes the context once they know
+    # it (after the first meetings, 10–40 % into the deal's life), sometimes again later.
     end = (closed - timedelta(hours=2)) if closed is not None else demo.horizon
-    start = created + (end - created) * 0.2
     if end <= created:
         return
+    span = end - created
+    moments = [_moment(rng, created + span * 0.1, created + span * 0.4)]
+    if rng.random() < 0.3:
+        moments.append(_moment(rng, created + span * 0.4, created + span * 0.9))
     owner = result.spec.owner
     english = owner.user.locale == "en"
     industry = result.spec.info.industry
-    moments = sorted(_moment(rng, start, end) for _ in range(1 if rng.random() < 0.7 else 2))
     for at in moments:
         planned = plan_note(rng, status=opportunity.status, english=english, industry=industry)
         annotate(
