@@ -16,20 +16,26 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from pathcast.cli import app
+from pathcast.crm import service as crm
 from pathcast.forecast.backtest import FORECASTERS, Backtest, _widen, add_months, run_backtest
 from pathcast.forecast.service.annotations import annotate
 from tests import factories as f
+from tests.factories import SYSTEM
 from tests.forecast.test_snapshot import at, deal, move, product, stage_keys
 
 runner = CliRunner()
 SMALL = {"period": "month", "min_train": 20, "n_estimators": 20, "draws": 200}
 
 
-def build_history(session: Session, deals: int = 80, *, notes: bool = False) -> None:
+def build_history(
+    session: Session, deals: int = 80, *, notes: bool = False, categories: bool = False
+) -> None:
     """Deals opened every few days of 2023; big-account deals mostly win; a few stay open.
 
     With ``notes``, the owner annotates every deal that will close, five days after it
-    opened, with a cue that agrees with its outcome: annotations with a perfect signal."""
+    opened, with a cue that agrees with its outcome: annotations with a perfect signal.
+    With ``categories``, the owner calls each deal commit or omitted a week after it opened,
+    right two times in three."""
     rng = random.Random(3)
     keys = stage_keys(session)
     team = f.team(session)
@@ -54,6 +60,15 @@ def build_history(session: Session, deals: int = 80, *, notes: bool = False) -> 
             continue  # still open at the end
         closes = opened + timedelta(days=rng.randint(20, 80))
         wins = rng.random() < (0.8 if i % 3 == 0 else 0.3)
+        if categories:
+            call = "commit" if wins == (i % 3 != 1) else "omitted"
+            crm.update_opportunity(
+                session,
+                actor=SYSTEM,
+                opportunity=record,
+                changes={"forecast_category": call},
+                occurred_at=at((opened + timedelta(days=7)).isoformat()),
+            )
         if notes:
             annotate(
                 session,
@@ -168,3 +183,20 @@ def test_annotation_lift_is_measured_when_the_deals_carry_annotations(session: S
     assert plain["annotation_lift"] is None
     assert plain["deal_level"]["model"]["auc"] == lift["without"]["auc"]
     assert any(note.startswith("annotations left out on request") for note in plain["notes"])
+
+
+def test_the_reps_forecast_category_is_a_baseline_where_the_data_has_one(session: Session) -> None:
+    build_history(session, categories=True)
+    document = numbers(run_backtest(session, seed=5, **SMALL))  # type: ignore[arg-type]
+    assert set(document["deal_level"]) == {*FORECASTERS, "rep_category"} == set(document["period_level"])
+    assert document["deal_level"]["rep_category"]["n"] == document["deal_level"]["model"]["n"]
+    # the calls are right two times in three: the baseline reads them
+    assert document["deal_level"]["rep_category"]["auc"] > 0.55
+    assert not any("rep_category baseline skipped" in note for note in document["notes"])
+
+
+def test_without_rep_calls_the_category_baseline_is_skipped_with_a_reason(session: Session) -> None:
+    build_history(session)
+    document = numbers(run_backtest(session, seed=5, **SMALL))  # type: ignore[arg-type]
+    assert "rep_category" not in document["deal_level"]
+    assert any("rep_category baseline skipped" in note for note in document["notes"])

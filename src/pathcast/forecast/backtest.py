@@ -60,6 +60,9 @@ Period = Literal["quarter", "month"]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 FORECASTERS = ("model", "stage_weighted", "stage_history", "naive_bayes")
+REP_CATEGORY = "rep_category"
+# A rep's call other than the default: when no deal carries one, the data has no rep forecast.
+REP_CALLS = frozenset({"best_case", "commit", "omitted"})
 PERIOD_MONTHS: dict[str, int] = {"quarter": 3, "month": 1}
 DEFAULT_MIN_TRAIN = 200
 DRAWS = 2000
@@ -108,9 +111,9 @@ class CutoffRun:
     intervals: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     """forecaster -> (p10, point forecast, p90)"""
     period_windows: int = 0
+    """aligned windows the period model learned from (0: win probability × timing factor)"""
     pipeline: float = 0.0
     """amount of the deals open at the cutoff (as known then): the scale of interval errors"""
-    """aligned windows the period model learned from (0: win probability × timing factor)"""
     interval_from: str = "monte carlo"
     """what widened the model's interval: "past cutoffs (n)", "training windows (n)" or none"""
 
@@ -128,11 +131,13 @@ class Backtest:
     annotation_lift: dict[str, Any] | None = None
     """{"with", "without": {auc, brier, log_loss, ece, wape, n}, "delta", "annotated_deals",
     "annotated_predictions"}"""
+    forecasters: tuple[str, ...] = FORECASTERS
+    """the model and the baselines the data allows (``rep_category`` when deals carry one)"""
 
     def document(self, dataset: str) -> dict[str, Any]:
         """The ``--json`` document (a public interface: keep its shape)."""
         period_level: dict[str, Any] = {}
-        for name in FORECASTERS:
+        for name in self.forecasters:
             periods = [
                 {
                     "cutoff": run.cutoff.date().isoformat(),
@@ -168,13 +173,13 @@ class Backtest:
             ],
             "deal_level": {
                 name: {k: int(v) if k == "n" else _r(v) for k, v in self.deal_level[name].items()}
-                for name in FORECASTERS
+                for name in self.forecasters
             },
             "period_level": period_level,
             "goals": {
                 "wape_at_most_half_stage_weighted": self.wape("model") <= 0.5 * self.wape("stage_weighted"),
                 "auc_above_every_baseline": all(
-                    model_auc > self.deal_level[name]["auc"] for name in FORECASTERS[1:]
+                    model_auc > self.deal_level[name]["auc"] for name in self.forecasters[1:]
                 ),
             },
             "annotation_lift": self.annotation_lift,
@@ -185,7 +190,7 @@ class Backtest:
     def goal_notes(self) -> list[str]:
         """The goals with the figures behind them, so a reader sees by how much."""
         wape, limit = self.wape("model"), 0.5 * self.wape("stage_weighted")
-        best = max(FORECASTERS[1:], key=lambda name: _nan_low(self.deal_level[name]["auc"]))
+        best = max(self.forecasters[1:], key=lambda name: _nan_low(self.deal_level[name]["auc"]))
         auc, rival = self.deal_level["model"]["auc"], self.deal_level[best]["auc"]
         return [
             f"goal period WAPE ≤ half the stage-weighted baseline's: model {wape:.3f} against "
@@ -299,9 +304,13 @@ def run_backtest(
         variants = {"without": len(COLUMNS)}
     main = next(iter(variants))
 
+    # Baseline 4, the rep's own forecast category, where the data has one.
+    with_category = any(d.forecast_category in REP_CALLS for snap in snapshots for d in snap.open_deals)
+    forecasters = (*FORECASTERS, REP_CATEGORY) if with_category else FORECASTERS
+
     runs: list[CutoffRun] = []
     pooled_y: list[int] = []
-    pooled_p: dict[str, list[float]] = {name: [] for name in (*FORECASTERS, *variants)}
+    pooled_p: dict[str, list[float]] = {name: [] for name in (*forecasters, *variants)}
     points: dict[str, list[float]] = {name: [] for name in variants}
     noted = 0  # scored predictions whose deal had an annotation known at the cutoff
     for index, snap in enumerate(snapshots):
@@ -330,6 +339,8 @@ def run_backtest(
             "stage_history": _stage_history(train_deals, y_train, snap.open_deals),
             "naive_bayes": _nb(train_deals, y_train, snap.open_deals),
         }
+        if with_category:
+            forecasts[REP_CATEGORY] = _category_history(train_deals, y_train, snap.open_deals)
         for name, p in [*forecasts.items(), *((name, f.deal) for name, f in fitted.items())]:
             pooled_p[name].extend(float(v) for v in p[known])
         pooled_y.extend(int(v) for v in y_open[known])
@@ -390,11 +401,15 @@ def run_backtest(
             f"by the data's last date ({end.date()}); try --period month"
         )
     y = np.array(pooled_y, dtype=np.int64)
-    deal_level = {name: _metrics(y, np.array(pooled_p[name], dtype=np.float64)) for name in FORECASTERS}
-    notes = [
-        "forecast_category baseline skipped: as-of snapshots do not carry the rep's forecast category yet "
-        "(and Maven has none)",
-    ]
+    deal_level = {name: _metrics(y, np.array(pooled_p[name], dtype=np.float64)) for name in forecasters}
+    notes = (
+        []
+        if with_category
+        else [
+            "rep_category baseline skipped: no deal carries a forecast category other than the "
+            "default (pipeline), so the data has no rep forecast to compare with"
+        ]
+    )
     fallback = [run.cutoff.date().isoformat() for run in runs if not run.period_windows]
     if fallback:
         notes.append(
@@ -409,7 +424,7 @@ def run_backtest(
         notes.append("annotations left out on request: the model reads the deal features only")
     else:
         notes.append("no annotations in the data: the model reads the deal features only; no annotation lift")
-    return Backtest(period, seed, min_train, start, end, runs, deal_level, notes, lift)
+    return Backtest(period, seed, min_train, start, end, runs, deal_level, notes, lift, forecasters)
 
 
 def _annotated_deals(snapshots: Sequence[_Snapshot]) -> int:
@@ -626,6 +641,21 @@ def _stage_history(train: Sequence[DealSnapshot], y: IntArray, deals: Sequence[D
         seen[deal.stage_id] += 1
         won[deal.stage_id] += int(label)
     return np.array([(won[d.stage_id] + 1) / (seen[d.stage_id] + 2) for d in deals], dtype=np.float64)
+
+
+def _category_history(
+    train: Sequence[DealSnapshot], y: IntArray, deals: Sequence[DealSnapshot]
+) -> FloatArray:
+    """Share won among training deals with the same forecast category at their snapshot
+    (Laplace-smoothed): the rep's own call, read the way a manager reads it."""
+    won: dict[str | None, int] = defaultdict(int)
+    seen: dict[str | None, int] = defaultdict(int)
+    for deal, label in zip(train, y, strict=True):
+        seen[deal.forecast_category] += 1
+        won[deal.forecast_category] += int(label)
+    return np.array(
+        [(won[d.forecast_category] + 1) / (seen[d.forecast_category] + 2) for d in deals], dtype=np.float64
+    )
 
 
 def _fields(deals: Sequence[DealSnapshot], products: dict[str, int]) -> FloatArray:

@@ -73,6 +73,8 @@ class DealSnapshot:
     entered_stage_at: datetime
     stage_changes_so_far: int  # moves after creation
     last_changed_at: datetime
+    # the rep's own call (pipeline, best_case, commit, omitted; closed once closed)
+    forecast_category: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -218,6 +220,7 @@ def pipeline_as_of(session: Session, at: datetime, *, clock: Clock = "occurred")
                 entered_stage_at=deal.entered_stage_at,
                 stage_changes_so_far=deal.stage_changes,
                 last_changed_at=deal.last_changed_at,
+                forecast_category=state.get("forecast_category"),
             )
         )
     return snapshots
