@@ -10,6 +10,7 @@ from pathcast.forecast import models as forecast_models
 # Importing the services registers their event reactions: signals counts crm's meetings,
 # the forecast's guardrail turns a deal entering high risk into a suggestion to verify.
 from pathcast.forecast.service import guardrail as forecast_guardrail  # noqa: F401
+from pathcast.radar import models as radar_models
 from pathcast.signals import models as signals_models
 from pathcast.signals import service as signals_service  # noqa: F401
 
@@ -22,5 +23,6 @@ __all__ = [
     "events",
     "forecast_models",
     "metadata",
+    "radar_models",
     "signals_models",
 ]
