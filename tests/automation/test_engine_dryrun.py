@@ -4,31 +4,23 @@ enabling the rule fires on new events only."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from argon2 import PasswordHasher
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pathcast.auth import service as auth_service
 from pathcast.automation.engine.dryrun import dry_run
 from pathcast.automation.ir import RuleIR
-from pathcast.config import get_settings
 from pathcast.crm import service as crm
-from pathcast.db import Base, dispose_engines, session_factory, unit_of_work, write_intent
-from pathcast.demo.loader import load_demo
+from pathcast.db import Base
 from pathcast.events import Event
-from pathcast.migrate import upgrade
 from tests import factories as f
 from tests.automation.engine_support import FakeClock, make_rule, run_engine, runs_of
-from tests.conftest import PG_BASE_URL, pg_schema_url
+from tests.demo.conftest import loaded_demo, rolled_back_session
 
 SINCE = datetime(2020, 1, 1, tzinfo=UTC)
 UNTIL = datetime(2025, 7, 1, tzinfo=UTC)
@@ -45,47 +37,14 @@ KICK_OFF = {
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def demo_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A small demo company per engine, shared by this module's read-only tests."""
-    schema = f"pathcast_dryrun_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
-    if request.param == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path_factory.mktemp("dryrun") / "demo.db"
-        shutil.copy(template, path)
-        url = f"sqlite:///{path}"
-    else:
-        admin = create_engine(PG_BASE_URL)
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        admin.dispose()
-        url = pg_schema_url(schema)
-        upgrade(url)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(auth_service, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-        patch.setenv("PATHCAST_DATA_DIR", str(tmp_path_factory.mktemp("dryrun-data")))
-        get_settings.cache_clear()
-        try:
-            with unit_of_work(url) as session:
-                load_demo(session, accounts=8, seed=7, today=date(2025, 6, 30))
-        finally:
-            get_settings.cache_clear()
-    yield url
-    dispose_engines()
-    if request.param == "postgresql":
-        admin = create_engine(PG_BASE_URL)
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with loaded_demo(request, tmp_path_factory, "dryrun") as loaded:
+        yield loaded.url
 
 
 @pytest.fixture
 def demo(demo_url: str) -> Iterator[Session]:
-    with write_intent():
-        session = session_factory(demo_url)()
-        try:
-            yield session
-        finally:
-            session.rollback()
-            session.close()
+    with rolled_back_session(demo_url) as session:
+        yield session
 
 
 def tomorrow() -> datetime:

@@ -4,32 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from pathcast.auth import service as auth_service
 from pathcast.auth.models import Role, Team, User
-from pathcast.config import get_settings
 from pathcast.crm import models as m
-from pathcast.db import Base, dispose_engines, session_factory, unit_of_work, write_intent
+from pathcast.db import Base, unit_of_work
 from pathcast.demo import DEMO_PASSWORD, load_demo_if_empty
-from pathcast.demo.loader import DemoResult, load_demo
+from pathcast.demo.loader import load_demo
 from pathcast.demo.vocabulary import INDUSTRIES, SAAS
 from pathcast.errors import Conflict
 from pathcast.events import Event, state_as_of, verify_chain
-from pathcast.migrate import upgrade
-from tests.conftest import PG_BASE_URL, _reset_postgres, pg_schema_url
+from tests.conftest import _reset_postgres
+from tests.demo.conftest import LoadedDemo, loaded_demo, rolled_back_session
 
 TODAY = date(2025, 6, 30)
 TODAY_START = datetime.combine(TODAY, time(0), UTC)
@@ -40,72 +36,18 @@ VOLATILE = {"created_at", "updated_at", "password_hash", "recorded_at", "hash", 
 NOW_STAMPED = ("user", "team", "pipeline", "stage", "automation_rule")
 
 
-FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-
-
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap argon2 parameters: the demo hashes twenty passwords per load."""
-    monkeypatch.setattr(auth_service, "_hasher", FAST_HASHER)
-
-
-@dataclass
-class LoadedDemo:
-    url: str
-    data_dir: Path
-    result: DemoResult
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return self.result.counts
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def loaded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedDemo]:
     """One small demo per engine, shared by the read-only tests of this module."""
-    data_dir = tmp_path_factory.mktemp("demo-data")
-    schema = f"pathcast_demo_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
-    if request.param == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path_factory.mktemp("demo-db") / "demo.db"
-        shutil.copy(template, path)
-        url = f"sqlite:///{path}"
-    else:
-        admin = create_engine(PG_BASE_URL)
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        admin.dispose()
-        url = pg_schema_url(schema)
-        upgrade(url)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(auth_service, "_hasher", FAST_HASHER)
-        patch.setenv("PATHCAST_DATA_DIR", str(data_dir))
-        get_settings.cache_clear()
-        try:
-            with unit_of_work(url) as session:
-                result = load_demo(session, accounts=SMALL, seed=7, today=TODAY)
-        finally:
-            get_settings.cache_clear()
-    yield LoadedDemo(url, data_dir, result)
-    dispose_engines()
-    if request.param == "postgresql":
-        admin = create_engine(PG_BASE_URL)
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with loaded_demo(request, tmp_path_factory, "demo") as demo:
+        yield demo
 
 
 @pytest.fixture
 def demo_session(loaded: LoadedDemo) -> Iterator[Session]:
     """A session on the shared demo; whatever a test writes is rolled back."""
-    with write_intent():
-        session = session_factory(loaded.url)()
-        try:
-            yield session
-        finally:
-            session.rollback()
-            session.close()
+    with rolled_back_session(loaded.url) as session:
+        yield session
 
 
 def dump(session: Session) -> list[tuple[str, list[tuple[Any, ...]]]]:

@@ -4,21 +4,17 @@ and without disturbing the rest of the demo's random stream."""
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathcast.auth import service as auth_service
 from pathcast.crm import models as m
-from pathcast.db import dispose_engines, session_factory, unit_of_work, write_intent
+from pathcast.db import unit_of_work
 from pathcast.demo import loader
 from pathcast.demo.annotations import AGREEMENT, plan_note
 from pathcast.demo.loader import load_demo
@@ -26,60 +22,25 @@ from pathcast.demo.vocabulary import INDUSTRIES
 from pathcast.events import Event
 from pathcast.forecast.annotation_features import text_score, tokenize
 from pathcast.forecast.models import Annotation
-from pathcast.migrate import upgrade
-from tests.conftest import PG_BASE_URL, pg_schema_url
+from tests.demo.conftest import loaded_demo, rolled_back_session
 from tests.demo.test_demo import _fresh_database, dump
 
 TODAY = date(2025, 6, 30)
-FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 # The CRM tables whose rows the annotations must leave exactly as they would be without them.
 CRM_TABLES = ("accounts", "contacts", "opportunities", "activities", "quotes", "contracts", "tickets")
-
-
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auth_service, "_hasher", FAST_HASHER)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def demo_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One 8-account demo per engine, shared by the read-only tests of this module."""
-    schema = f"pathcast_demo_notes_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
-    if request.param == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path_factory.mktemp("demo-notes") / "demo.db"
-        shutil.copy(template, path)
-        url = f"sqlite:///{path}"
-    else:
-        admin = create_engine(PG_BASE_URL)
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        admin.dispose()
-        url = pg_schema_url(schema)
-        upgrade(url)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(auth_service, "_hasher", FAST_HASHER)
-        with unit_of_work(url) as session:
-            load_demo(session, accounts=8, seed=7, today=TODAY)
-    yield url
-    dispose_engines()
-    if request.param == "postgresql":
-        admin = create_engine(PG_BASE_URL)
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with loaded_demo(request, tmp_path_factory, "demo_notes") as demo:
+        yield demo.url
 
 
 @pytest.fixture
 def demo_session(demo_url: str) -> Iterator[Session]:
-    with write_intent():
-        session = session_factory(demo_url)()
-        try:
-            yield session
-        finally:
-            session.rollback()
-            session.close()
+    with rolled_back_session(demo_url) as session:
+        yield session
 
 
 def test_about_a_third_of_deals_carry_notes_by_their_owner_while_open(demo_session: Session) -> None:

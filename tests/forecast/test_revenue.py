@@ -24,7 +24,7 @@ from pathcast.crm import service as crm
 from pathcast.errors import InvalidInput, PermissionDenied
 from pathcast.events import Event
 from pathcast.forecast.models import DealScore, PeriodForecast
-from pathcast.forecast.service import revenue
+from pathcast.forecast.service import revenue, revenue_moved
 from tests import factories as f
 
 SYSTEM = f.SYSTEM
@@ -288,7 +288,7 @@ def test_bad_parameters_name_the_parameter(session: Session) -> None:
 def test_record_periods_stores_rows_and_emits_period_changed_when_p50_moves(session: Session) -> None:
     w = world(session)
     admin = f.actor(w["admin"])
-    rows = revenue.record_periods(session, actor=admin, at=NOW, draws=500)
+    rows = revenue_moved.record_periods(session, actor=admin, at=NOW, draws=500)
     scopes = {row.scope for row in rows}
     assert {"company", f"team:{w['east'].id}", f"team:{w['west'].id}", f"rep:{w['east_rep'].id}"} <= scopes
     assert {(row.period_kind, row.period_start) for row in rows} == {
@@ -305,7 +305,7 @@ def test_record_periods_stores_rows_and_emits_period_changed_when_p50_moves(sess
     # a day later the big East deal is won: the East team's quarter moves up
     close_deal(session, w["east_big"], "won", "2027-02-10T12:00:00")
     session.commit()
-    revenue.record_periods(session, actor=admin, at=NOW + timedelta(days=1), draws=500)
+    revenue_moved.record_periods(session, actor=admin, at=NOW + timedelta(days=1), draws=500)
     session.commit()
     events = {event.entity_id: event for event in session.scalars(changed)}
     key = f"quarter:2027-01-01:team:{w['east'].id}"
@@ -324,8 +324,8 @@ def test_record_periods_stores_rows_and_emits_period_changed_when_p50_moves(sess
 def test_only_admins_and_managers_record(session: Session) -> None:
     w = world(session)
     with pytest.raises(PermissionDenied):
-        revenue.record_periods(session, actor=f.actor(w["east_rep"]), at=NOW)
-    rows = revenue.record_periods(session, actor=f.actor(w["east_manager"]), at=NOW, draws=200)
+        revenue_moved.record_periods(session, actor=f.actor(w["east_rep"]), at=NOW)
+    rows = revenue_moved.record_periods(session, actor=f.actor(w["east_manager"]), at=NOW, draws=200)
     assert rows and all(row.scope != "company" and row.scope != f"team:{w['west'].id}" for row in rows)
 
 

@@ -20,7 +20,7 @@ from pathcast.crm import models as m
 from pathcast.crm import service as crm
 from pathcast.errors import InvalidInput, PermissionDenied
 from pathcast.forecast.models import DealScore
-from pathcast.forecast.service import revenue
+from pathcast.forecast.service import revenue, revenue_moved
 from tests import factories as f
 from tests.forecast.test_revenue import Q1, close_deal, open_deal, stage_id
 
@@ -91,21 +91,21 @@ def history(session: Session) -> dict[str, Any]:
     return {**people, **deals}
 
 
-def by_key(result: revenue.WhatMoved) -> dict[str, dict[int, revenue.MovedDeal]]:
+def by_key(result: revenue_moved.WhatMoved) -> dict[str, dict[int, revenue_moved.MovedDeal]]:
     return {bucket.key: {deal.id: deal for deal in bucket.deals} for bucket in result.buckets}
 
 
 def test_each_change_lands_in_its_bucket_and_the_buckets_add_up(session: Session) -> None:
     w = history(session)
     team = f"team:{w['east'].id}"
-    result = revenue.what_moved(
+    result = revenue_moved.what_moved(
         session, actor=None, period_kind="quarter", period_start=Q1, scope=team, since=SINCE, until=UNTIL
     )
     buckets = by_key(result)
-    assert [bucket.key for bucket in result.buckets] == list(revenue.BUCKETS)
+    assert [bucket.key for bucket in result.buckets] == list(revenue_moved.BUCKETS)
     assert sum(bucket.total for bucket in result.buckets) == pytest.approx(result.delta)
 
-    def single(key: str) -> revenue.MovedDeal:
+    def single(key: str) -> revenue_moved.MovedDeal:
         assert len(buckets[key]) == 1, (key, buckets[key])
         return next(iter(buckets[key].values()))
 
@@ -130,7 +130,7 @@ def test_each_change_lands_in_its_bucket_and_the_buckets_add_up(session: Session
         assert dist.expected == pytest.approx(value)
 
     # the West team sees the reassigned deal arrive
-    west = revenue.what_moved(
+    west = revenue_moved.what_moved(
         session,
         actor=None,
         period_kind="quarter",
@@ -146,7 +146,7 @@ def test_each_change_lands_in_its_bucket_and_the_buckets_add_up(session: Session
 def test_what_moved_is_scoped_and_checks_its_moments(session: Session) -> None:
     w = history(session)
     rep = f.actor(w["east_rep"])
-    mine = revenue.what_moved(
+    mine = revenue_moved.what_moved(
         session,
         actor=rep,
         period_kind="quarter",
@@ -157,7 +157,7 @@ def test_what_moved_is_scoped_and_checks_its_moments(session: Session) -> None:
     )
     assert mine.delta != 0
     with pytest.raises(PermissionDenied):
-        revenue.what_moved(
+        revenue_moved.what_moved(
             session,
             actor=rep,
             period_kind="quarter",
@@ -166,7 +166,7 @@ def test_what_moved_is_scoped_and_checks_its_moments(session: Session) -> None:
             until=UNTIL,
         )
     with pytest.raises(PermissionDenied):
-        revenue.what_moved(
+        revenue_moved.what_moved(
             session,
             actor=f.actor(w["west_manager"]),
             period_kind="quarter",
@@ -175,7 +175,7 @@ def test_what_moved_is_scoped_and_checks_its_moments(session: Session) -> None:
             until=UNTIL,
         )
     with pytest.raises(InvalidInput) as bad:
-        revenue.what_moved(
+        revenue_moved.what_moved(
             session, actor=None, period_kind="quarter", period_start=Q1, since=UNTIL, until=SINCE
         )
     assert bad.value.errors[0].field == "since"
@@ -221,7 +221,7 @@ def test_the_api_answers_with_distributions_and_problems(api: TestClient, sessio
         headers=headers["admin"],
     )
     assert moved.status_code == 200, moved.text
-    assert {bucket["key"] for bucket in moved.json()["buckets"]} == set(revenue.BUCKETS)
+    assert {bucket["key"] for bucket in moved.json()["buckets"]} == set(revenue_moved.BUCKETS)
 
     for params, field in (
         (query | {"period": "week"}, "period"),
@@ -239,3 +239,13 @@ def test_the_api_answers_with_distributions_and_problems(api: TestClient, sessio
     assert api.post(f"{base}/record", headers=headers["east_rep"]).status_code == 403
     recorded = api.post(f"{base}/record", headers=headers["admin"])
     assert recorded.status_code == 200 and recorded.json()["recorded"] > 0
+
+
+def test_the_moved_names_are_still_reachable_from_revenue() -> None:
+    from pathcast.forecast.service.revenue import BUCKETS, WhatMoved, record_periods, what_moved
+
+    assert what_moved is revenue_moved.what_moved and record_periods is revenue_moved.record_periods
+    assert WhatMoved is revenue_moved.WhatMoved and BUCKETS == revenue_moved.BUCKETS
+    assert set(revenue_moved.__all__) <= set(revenue.__all__)
+    with pytest.raises(AttributeError):
+        _ = revenue.no_such_name  # type: ignore[attr-defined]

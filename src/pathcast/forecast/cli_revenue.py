@@ -61,7 +61,7 @@ def revenue_command(
     expected value, and what moved it since last week."""
     from pathcast.db import unit_of_work, utcnow
     from pathcast.errors import InvalidInput
-    from pathcast.forecast.service import revenue
+    from pathcast.forecast.service import revenue, revenue_moved
 
     if period not in revenue.PERIOD_KINDS:
         _fail(f"--period must be quarter or month, got {period!r}", 2)
@@ -82,7 +82,7 @@ def revenue_command(
                 draws=draws,
                 seed=seed,
             )
-            moved = revenue.what_moved(
+            moved = revenue_moved.what_moved(
                 session,
                 actor=None,
                 period_kind=period,

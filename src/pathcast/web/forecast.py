@@ -19,7 +19,7 @@ from pathcast.auth.permissions import may
 from pathcast.db import utcnow
 from pathcast.deps import DbSession
 from pathcast.errors import PermissionDenied
-from pathcast.forecast.service import revenue
+from pathcast.forecast.service import revenue, revenue_moved
 from pathcast.web.lookups import stages_by_id
 from pathcast.web.rendering import Formatter, PageContext, render
 from pathcast.web.security import Page
@@ -86,7 +86,7 @@ def forecast_context(page: PageContext, session: Any, *, choice: str, scope: str
     # A scope the viewer may not see is refused by the service (403), not silently replaced.
     chosen = scope or revenue.default_scope(actor)
     rows = [value for value, _label in options][:MAX_CHART_ROWS]
-    overview = revenue.period_overview(
+    overview = revenue_moved.period_overview(
         session,
         actor=actor,
         period_kind=kind,

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from pathcast.crm import models as m
@@ -23,8 +23,9 @@ from pathcast.deps import DbSession
 from pathcast.errors import FieldError, InvalidInput, NotFound
 from pathcast.events import events_savepoint
 from pathcast.forecast.service import annotations as notes
-from pathcast.web.forms import PostedForm, is_htmx, message
-from pathcast.web.rendering import PageContext, render
+from pathcast.web.forms import PostedForm, message
+from pathcast.web.panels import DealPanel
+from pathcast.web.rendering import PageContext
 from pathcast.web.security import FormPage, Page
 
 router = APIRouter(include_in_schema=False)
@@ -111,22 +112,14 @@ def panel_context(
     }
 
 
-def _panel(
-    session: Session, page: PageContext, deal: m.Opportunity, form: NoteForm | None = None, status: int = 200
-) -> Response:
-    return render(
-        page,
-        "opportunities/forecast_panel.html",
-        panel_context(session, page, deal, form),
-        status_code=status,
-    )
+PANEL = DealPanel("opportunities/forecast_panel.html", "forecast-panel", panel_context)
 
 
 @router.get("/opportunities/{opportunity_id}/forecast-panel")
 def forecast_panel(page: Page, session: DbSession, opportunity_id: int) -> Response:
     """The forecast panel of a deal, as an HTML fragment."""
     deal = _load_deal(session, page, opportunity_id)
-    return _panel(session, page, deal)
+    return PANEL.render(session, page, deal)
 
 
 def parse_percent(text: str) -> float | FieldError | None:
@@ -141,12 +134,6 @@ def parse_percent(text: str) -> float | FieldError | None:
     if not number.is_finite() or number < 0 or number > 100:
         return FieldError("override_probability", "percent_range")
     return float(number / 100)
-
-
-def _done(page: PageContext, session: Session, deal: m.Opportunity) -> Response:
-    if not is_htmx(page.request):
-        return RedirectResponse(f"/opportunities/{deal.id}#forecast-panel", status_code=303)
-    return _panel(session, page, deal)
 
 
 @router.post("/opportunities/{opportunity_id}/forecast-panel/annotations")
@@ -184,8 +171,8 @@ def add_note(page: FormPage, session: DbSession, form: PostedForm, opportunity_i
             if problem.field == "override_probability" and problem.code == "probability_range":
                 problem = FieldError(problem.field, "percent_range")
             errors.setdefault(name, message(problem, page.locale))
-        return _panel(session, page, deal, NoteForm(values=values, errors=errors), status=422)
-    return _done(page, session, deal)
+        return PANEL.render(session, page, deal, NoteForm(values=values, errors=errors), status=422)
+    return PANEL.done(session, page, deal)
 
 
 @router.post("/opportunities/{opportunity_id}/forecast-panel/annotations/{annotation_id}/withdraw")
@@ -197,4 +184,4 @@ def withdraw_note(
     if all(note.id != annotation_id for note in notes.annotations_for(session, deal.id)):
         raise NotFound(entity="annotation", id=annotation_id)
     notes.withdraw(session, actor=page.actor, annotation_id=annotation_id)
-    return _done(page, session, deal)
+    return PANEL.done(session, page, deal)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from pathcast.auth.permissions import may
@@ -25,8 +25,9 @@ from pathcast.events import events_savepoint
 from pathcast.forecast.models import Insight
 from pathcast.forecast.service import guardrail
 from pathcast.web.activities import load_anchor
-from pathcast.web.forms import PostedForm, is_htmx, message
-from pathcast.web.rendering import PageContext, render
+from pathcast.web.forms import PostedForm, message
+from pathcast.web.panels import DealPanel
+from pathcast.web.rendering import PageContext
 from pathcast.web.security import FormPage, Page
 
 router = APIRouter(include_in_schema=False)
@@ -85,26 +86,14 @@ def panel_context(
     }
 
 
-def _panel(
-    session: Session,
-    page: PageContext,
-    deal: m.Opportunity,
-    form: VerifyForm | None = None,
-    status: int = 200,
-) -> Response:
-    return render(
-        page,
-        "opportunities/insights_panel.html",
-        panel_context(session, page, deal, form),
-        status_code=status,
-    )
+PANEL = DealPanel("opportunities/insights_panel.html", "insights-panel", panel_context)
 
 
 @router.get("/opportunities/{opportunity_id}/insights-panel")
 def insights_panel(page: Page, session: DbSession, opportunity_id: int) -> Response:
     """The AI suggestions of a deal, as an HTML fragment."""
     deal = _load_deal(session, page, opportunity_id)
-    return _panel(session, page, deal)
+    return PANEL.render(session, page, deal)
 
 
 def _insight_of(session: Session, page: PageContext, deal: m.Opportunity, insight_id: int) -> Insight:
@@ -112,12 +101,6 @@ def _insight_of(session: Session, page: PageContext, deal: m.Opportunity, insigh
         if insight.id == insight_id:
             return insight
     raise NotFound(entity="insight", id=insight_id)
-
-
-def _done(page: PageContext, session: Session, deal: m.Opportunity) -> Response:
-    if not is_htmx(page.request):
-        return RedirectResponse(f"/opportunities/{deal.id}#insights-panel", status_code=303)
-    return _panel(session, page, deal)
 
 
 @router.post("/opportunities/{opportunity_id}/insights-panel/{insight_id}/verify")
@@ -133,10 +116,10 @@ def verify(
             guardrail.verify_insight(session, actor=page.actor, insight_id=insight.id, note=note)
     except InvalidInput as refused:
         text = message(refused.errors[0], page.locale) if refused.errors else ""
-        return _panel(
+        return PANEL.render(
             session, page, deal, VerifyForm(insight_id=insight.id, note=note, error=text), status=422
         )
-    return _done(page, session, deal)
+    return PANEL.done(session, page, deal)
 
 
 @router.post("/opportunities/{opportunity_id}/insights-panel/{insight_id}/dismiss")
@@ -147,4 +130,4 @@ def dismiss(
     deal = _load_deal(session, page, opportunity_id)
     insight = _insight_of(session, page, deal, insight_id)
     guardrail.dismiss_insight(session, actor=page.actor, insight_id=insight.id, note=form.get("note") or None)
-    return _done(page, session, deal)
+    return PANEL.done(session, page, deal)

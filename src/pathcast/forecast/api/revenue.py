@@ -22,6 +22,7 @@ from fastapi import APIRouter, Query
 from pathcast.deps import CurrentActor, DbSession
 from pathcast.errors import InvalidInput
 from pathcast.forecast.service import revenue as service
+from pathcast.forecast.service import revenue_moved
 
 router = APIRouter(tags=["forecast"])
 
@@ -81,7 +82,7 @@ def period_what_moved(
     until: str | None = Query(None, description="ISO date-time (default: now)"),
 ) -> dict[str, Any]:
     end = _moment(until, "until")
-    result = service.what_moved(
+    result = revenue_moved.what_moved(
         session,
         actor=actor,
         period_kind=period,
@@ -95,7 +96,7 @@ def period_what_moved(
 
 @router.post("/periods/record", summary="Store this and next period's forecasts (admins, managers)")
 def record_periods(session: DbSession, actor: CurrentActor) -> dict[str, Any]:
-    rows = service.record_periods(session, actor=actor)
+    rows = revenue_moved.record_periods(session, actor=actor)
     return {
         "recorded": len(rows),
         "computed_at": rows[0].computed_at.isoformat() if rows else None,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from pathcast.auth.permissions import Actor
 from pathcast.db import unit_of_work, utcnow
 from pathcast.errors import InvalidInput, PathcastError
-from pathcast.forecast.service import renewal, revenue, scoring
+from pathcast.forecast.service import renewal, revenue_moved, scoring
 
 logger = logging.getLogger("pathcast.forecast")
 SYSTEM = Actor.system("forecast")
@@ -75,7 +75,7 @@ def _score(session: Session, report: RefreshReport, every: timedelta) -> None:
 
 
 def _periods(session: Session, report: RefreshReport, every: timedelta) -> None:
-    report.periods_recorded = len(revenue.record_periods(session, actor=SYSTEM, at=report.at))
+    report.periods_recorded = len(revenue_moved.record_periods(session, actor=SYSTEM, at=report.at))
 
 
 def _renewals(session: Session, report: RefreshReport, every: timedelta) -> None:
