@@ -7,7 +7,9 @@ bench/collect.py, which also runs alone), and the automation engine: matching th
 with 1,000 rules over a replayed stream, and commit → action start latency with the
 in-process worker (see bench/automation.py, which also runs alone), and the forecast:
 win-model train time at 100k and 1M synthetic opportunities, scoring throughput and the
-Maven backtest's wall time (see bench/forecast.py, which also runs alone). Each run uses
+Maven backtest's wall time (see bench/forecast.py, which also runs alone), and the radar:
+texts analysed per second (Chinese, English) and BM25 retrieval latency p50/p99 over 100k
+knowledge-base passages (see bench/radar.py, which also runs alone). Each run uses
 fresh databases (a temp SQLite file; a private PostgreSQL schema that is dropped afterwards).
 """
 
@@ -29,6 +31,7 @@ from sqlalchemy import create_engine, text
 import automation
 import collect
 import forecast
+import radar
 from pathcast.db import dispose_engines, unit_of_work
 from pathcast.events import EventDraft, append_event, append_events, verify_chain
 from pathcast.migrate import upgrade
@@ -136,10 +139,16 @@ def main() -> int:
     parser.add_argument("--skip-collect", action="store_true", help="leave out the collect ingest")
     parser.add_argument("--skip-automation", action="store_true", help="leave out the automation engine")
     parser.add_argument("--skip-forecast", action="store_true", help="leave out the forecast model")
-    parser.add_argument("--only", choices=("collect", "automation", "forecast"), help="run only this section")
+    parser.add_argument(
+        "--skip-radar", action="store_true", help="leave out the radar analysis and retrieval"
+    )
+    parser.add_argument(
+        "--only", choices=("collect", "automation", "forecast", "radar"), help="run only this section"
+    )
     collect.add_size_arguments(parser, prefix="collect-")
     automation.add_size_arguments(parser, prefix="automation-")
     forecast.add_size_arguments(parser, prefix="forecast-")
+    radar.add_size_arguments(parser, prefix="radar-")
     args = parser.parse_args()
     if args.only == "collect" and args.skip_collect:
         parser.error("--only collect and --skip-collect exclude each other")
@@ -147,6 +156,8 @@ def main() -> int:
         parser.error("--only automation and --skip-automation exclude each other")
     if args.only == "forecast" and args.skip_forecast:
         parser.error("--only forecast and --skip-forecast exclude each other")
+    if args.only == "radar" and args.skip_radar:
+        parser.error("--only radar and --skip-radar exclude each other")
     engines = (("SQLite", sqlite_database), ("PostgreSQL", postgres_database))
     rows: list[tuple[str, str, str]] = []
     details: list[str] = []
@@ -207,6 +218,8 @@ def main() -> int:
             None if args.forecast_no_backtest or args.skip_maven else sqlite_database,
             "--skip-maven" if args.skip_maven else "--forecast-no-backtest",
         )
+    if not args.skip_radar and args.only in (None, "radar"):
+        rows += radar.run_all(args.radar_texts, args.radar_passages, args.radar_queries)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = (
         f"## {stamp} — {os.cpu_count()} cores, {platform.machine()}, Python "

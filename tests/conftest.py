@@ -138,6 +138,7 @@ def configured(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("PATHCAST_ENGINE_POLL_SECONDS", "0")
     monkeypatch.setenv("PATHCAST_POLL_INTERVAL_SECONDS", "0")
     monkeypatch.setenv("PATHCAST_FORECAST_REFRESH_SECONDS", "0")
+    monkeypatch.setenv("PATHCAST_RADAR_POLL_SECONDS", "0")
     get_settings.cache_clear()
     yield db_url
     get_settings.cache_clear()

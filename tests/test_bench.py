@@ -34,6 +34,7 @@ def test_bench_runs_and_prints_its_table() -> None:
             "--skip-maven",
             "--skip-collect",
             "--skip-forecast",
+            "--skip-radar",
         ],
         capture_output=True,
         text=True,
@@ -292,3 +293,63 @@ def test_forecast_bench_skips_the_maven_backtest_without_the_dataset(
     engine, measure, result = bench.bench_backtest(no_database)
     assert engine == "SQLite" and measure == "forecast backtest on Maven"
     assert result.startswith("skipped: ") and "absent" in result
+
+
+# --- the radar benchmark (bench/radar.py) ------------------------------------------------------
+
+
+def _bench_radar() -> ModuleType:
+    """bench/radar.py as a module (bench/ is not a package)."""
+    name = "pathcast_bench_radar"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "radar.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def test_radar_bench_workload_is_bilingual_and_searchable() -> None:
+    from pathcast.radar.analysis.tokens import detect_lang
+    from pathcast.radar.toolbox import BM25Index
+
+    bench = _bench_radar()
+    assert {detect_lang(t) for t in bench.synthetic_texts("zh", 30)} == {"zh"}
+    assert {detect_lang(t) for t in bench.synthetic_texts("en", 30)} == {"en"}
+    passages = bench.synthetic_passages(400)
+    assert {p.kind for p in passages} == {"qa", "document", "reply"}
+    assert all(p.answer for p in passages if p.kind == "qa")
+    assert bench.synthetic_passages(400) == passages  # seeded: the same corpus every run
+    index = BM25Index.build(passages)
+    queries = bench.synthetic_queries(40)
+    assert sum(bool(index.search(q)) for q in queries) == len(queries)
+
+
+def test_bench_radar_section_runs_alone() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--only",
+            "radar",
+            "--radar-texts",
+            "20",
+            "--radar-passages",
+            "500",
+            "--radar-queries",
+            "30",
+            "--no-record",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| in memory | radar analyse, Chinese (20 synthetic posts" in result.stdout
+    assert "| in memory | radar analyse, English (20 synthetic posts" in result.stdout
+    assert "| in memory | radar BM25 index build, 500 synthetic passages" in result.stdout
+    assert "| in memory | radar BM25 search top 10 over 500 passages (30 queries" in result.stdout
+    assert "p50" in result.stdout and "p99" in result.stdout
+    assert "automation" not in result.stdout and "chain verification" not in result.stdout

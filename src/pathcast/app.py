@@ -16,6 +16,7 @@ from pathcast.db import unit_of_work
 from pathcast.events_api import router as events_router
 from pathcast.forecast.api import router as forecast_router
 from pathcast.problems import install_problem_handlers
+from pathcast.radar.api import router as radar_router
 from pathcast.signals.api import public_router as signals_public_router
 from pathcast.signals.api import router as signals_router
 from pathcast.signals.api import snippet_router
@@ -31,6 +32,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     from pathcast.automation.engine.worker import EngineThread
     from pathcast.config import get_settings
     from pathcast.forecast.tasks import Refresher
+    from pathcast.radar.tasks import RadarPoller
     from pathcast.signals.tasks import Poller
 
     settings = get_settings()
@@ -46,9 +48,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     if refresher is not None:
         refresher.start()
+    radar = RadarPoller(settings.radar_poll_seconds) if settings.radar_poll_seconds > 0 else None
+    if radar is not None:
+        radar.start()
     try:
         yield
     finally:
+        if radar is not None:
+            radar.stop()
         if refresher is not None:
             refresher.stop()
         if engine is not None:
@@ -77,6 +84,7 @@ def create_app() -> FastAPI:
     api.include_router(automation_router)
     api.include_router(signals_router)
     api.include_router(forecast_router)
+    api.include_router(radar_router)
     api.include_router(signals_public_router)
     api.include_router(signals_inbound_router)
     app.include_router(api)

@@ -200,6 +200,8 @@ def _register_subcommands() -> None:
     from pathcast.crm.cli import import_app
     from pathcast.demo import demo_command
     from pathcast.forecast.cli import forecast_app, leads_app
+    from pathcast.radar import cli_ops  # noqa: F401  (registers source add, sources, poll, signals)
+    from pathcast.radar.cli import radar_app
     from pathcast.signals.cli import signals_app
 
     app.add_typer(import_app, name="import")
@@ -207,6 +209,7 @@ def _register_subcommands() -> None:
     app.add_typer(signals_app, name="signals")
     app.add_typer(leads_app, name="leads")
     app.add_typer(forecast_app, name="forecast")
+    app.add_typer(radar_app, name="radar")
     app.command("demo")(demo_command)
 
 

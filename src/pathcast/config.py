@@ -58,6 +58,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Age after which the active win model is retrained on schedule (default a week).",
     )
+    radar_poll_seconds: int = Field(
+        default=60,
+        ge=0,
+        description="How often the server polls due radar sources, analyses and routes; 0 turns it off.",
+    )
     engine_lease_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -108,6 +108,7 @@ def serve_pathcast(directory: Path, database_url: str) -> Iterator[str]:
         "PATHCAST_SECRET_KEY": "e2e-secret-key-not-for-production",
         # The forecast refresh (training, scoring) runs only where a test asks for it.
         "PATHCAST_FORECAST_REFRESH_SECONDS": "0",
+        "PATHCAST_RADAR_POLL_SECONDS": "0",
     }
     command = [sys.executable, "-m", "uvicorn", "pathcast.app:create_app", "--factory"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]

@@ -26,9 +26,10 @@ from tests import factories as f
 from tests.api.conftest import application, client, company  # noqa: F401 - fixtures
 
 SYSTEM = Actor.system("test")
-# A moment just after the test starts: inbound messages are received "now", and a score as of
-# an earlier moment would rightly not know them.
-AT = datetime.now(UTC) + timedelta(minutes=5)
+# A moment after the tests run: inbound messages are received "now", and a score as of an
+# earlier moment would rightly not know them. Hours ahead, not minutes: the module is imported
+# when the suite is collected, and a test may run a quarter of an hour later.
+AT = datetime.now(UTC) + timedelta(hours=6)
 runner = CliRunner()
 
 

@@ -101,6 +101,9 @@ RIGHTS: dict[str, dict[Role, str]] = {
     # The forecast (scores, drivers, distributions, annotations, submissions): sellers only.
     # Reps annotate and submit ("cu"); managers also see their teams; admins tune settings.
     "forecast": {Role.admin: "crud", Role.manager: "cru", Role.rep: "cru"},
+    # Radar signals (outside and conversational text, graded): sellers only. Reps read and
+    # correct (polarity, intent, severity); admins configure sources, weights and topics.
+    "radar": {Role.admin: "crud", Role.manager: "cru", Role.rep: "cru"},
     "user": {Role.admin: "crud", Role.manager: "r", Role.rep: "r", Role.member: "r"},
     "team": {Role.admin: "crud", Role.manager: "r", Role.rep: "r", Role.member: "r"},
 }

@@ -102,3 +102,97 @@ class Item(Base):
     # filled by the analysis later
     analysis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     severity: Mapped[str | None] = mapped_column(String(4))
+
+
+# --- signals: settings, competitors, corrections, routes ------------------------------------
+
+SETTING_KEYS = ("weights", "topics")
+CORRECTABLE_FIELDS = ("polarity", "intent", "severity")
+
+
+class Setting(Base):
+    """An admin-edited radar setting (the weight table, the topic dictionary) as JSON.
+
+    A missing row means the analysis library's packaged default: nothing is copied at
+    install, so a newer default reaches everyone who never edited the setting.
+    """
+
+    __tablename__ = "radar_settings"
+    __table_args__ = (_one_of("key", SETTING_KEYS, "key_known"),)
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class Competitor(TimestampMixin, Base):
+    """A competitor the analysis links by name and alias, with the products it sells."""
+
+    __tablename__ = "radar_competitors"
+
+    # identity
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    products: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class Correction(Base):
+    """A rep's correction of one field of a signal: training data for ``radar train``."""
+
+    __tablename__ = "radar_corrections"
+    __table_args__ = (_one_of("field", CORRECTABLE_FIELDS, "field_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("radar_items.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(16))
+    before: Mapped[str | None] = mapped_column(String(40))
+    after: Mapped[str] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+
+class Signal(Base):
+    """The graded projection of an analysed item, one row per item, for filtering and scoping.
+
+    ``radar_items.analysis`` holds the full analysis; this row holds what lists filter on
+    (account, industry, polarity, intent, severity) in indexed columns, and the account
+    and contact the item was linked to, which row scoping needs.
+    """
+
+    __tablename__ = "radar_signals"
+    __table_args__ = (
+        _one_of("severity", SEVERITIES, "severity_known"),
+        Index("ix_radar_signals_severity_analysed", "severity", "analysed_at"),
+    )
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("radar_items.id", ondelete="CASCADE"), primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("radar_sources.id", ondelete="CASCADE"), index=True)
+    # links
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    # grade
+    industry: Mapped[str | None] = mapped_column(String(60), index=True)
+    polarity: Mapped[str] = mapped_column(String(10))
+    intent: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(4))
+    score: Mapped[float]
+    corrected: Mapped[bool] = mapped_column(default=False)
+    analysed_at: Mapped[datetime]
+
+
+class Route(Base):
+    """A signal delivered to one person: the unique key makes routing idempotent."""
+
+    __tablename__ = "radar_routes"
+    __table_args__ = (UniqueConstraint("item_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("radar_items.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(4))
+    notification_id: Mapped[int | None]
+    created_at: Mapped[datetime]
