@@ -31,6 +31,7 @@ from pathcast.web import (
     forecast_deal,
     forecast_insights,
     lists,
+    radar,
     records,
     signals,
 )
@@ -121,6 +122,7 @@ def install_web(app: FastAPI) -> None:
     app.include_router(contacts.router)
     app.include_router(activities.router)
     app.include_router(signals.router)
+    app.include_router(radar.router)
     app.include_router(automation_rules.router)
     app.include_router(automation_inbox.router)
     app.include_router(forecast.router)
