@@ -3,6 +3,9 @@ business fact, so they append no event."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -10,6 +13,35 @@ from pathcast.auth.permissions import Actor
 from pathcast.automation.models import Notification
 from pathcast.db import utcnow
 from pathcast.errors import NotFound
+
+
+def deliver(
+    session: Session,
+    *,
+    user_id: int,
+    title: str,
+    body: str | None = None,
+    link: str | None = None,
+    run_id: int | None = None,
+    channels: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> Notification:
+    """Put an in-app notification in a person's list, in the caller's transaction, for other
+    packages (the radar's routing). The caller records the business fact (the routed signal)
+    as its event. Inside automation the engine and the notify action write the row beside
+    their receipts."""
+    notification = Notification(
+        user_id=user_id,
+        title=title[:300],
+        body=body,
+        link=link,
+        run_id=run_id,
+        channels=channels or {"in_app": True},
+        created_at=at or utcnow(),
+    )
+    session.add(notification)
+    session.flush()
+    return notification
 
 
 def of_user(session: Session, *, actor: Actor, unread: bool = False, limit: int = 50) -> list[Notification]:

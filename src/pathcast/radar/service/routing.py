@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from pathcast.auth import positions
 from pathcast.auth.models import User
 from pathcast.auth.permissions import Actor
-from pathcast.automation.models import Notification
+from pathcast.automation.service import notifications
 from pathcast.crm.service import lookups
 from pathcast.db import utcnow
 from pathcast.errors import NotFound, PermissionDenied
@@ -131,17 +131,9 @@ def route_signal(session: Session, *, item_id: int, actor: Actor) -> RouteReport
             report.already.append(user.id)
             continue
         title, body = _letter(item, signal, account_name, normalise_locale(user.locale))
-        # Written like the notify action's in-app part (automation has no service call for it yet).
-        notification = Notification(
-            user_id=user.id,
-            title=title,
-            body=body,
-            link=f"/radar/signals/{item.id}",
-            channels={"in_app": True},
-            created_at=now,
+        notification = notifications.deliver(
+            session, user_id=user.id, title=title, body=body, link=f"/radar/signals/{item.id}", at=now
         )
-        session.add(notification)
-        session.flush()
         session.add(
             m.Route(
                 item_id=item.id,
