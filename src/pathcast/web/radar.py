@@ -16,7 +16,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pathcast.auth.permissions import Actor, may
@@ -115,7 +114,7 @@ def _clean(raw: str | None, allowed: tuple[str, ...] | list[str] | None = None) 
 
 def _source_names(session: Session) -> dict[int, str]:
     # Names only (not config): reps filter by source but may not read the configuration.
-    return {int(row.id): str(row.name) for row in session.execute(select(m.Source.id, m.Source.name))}
+    return sources.source_names(session)
 
 
 @router.get("/radar")
@@ -169,9 +168,7 @@ def radar_inbox(
     industries = [
         (key, _pick(page, value.get("label")) or key) for key, value in weights.get("industries", {}).items()
     ]
-    filter_accounts = account_names(
-        session, page.actor, session.scalars(select(m.Signal.account_id).distinct()).all()
-    )
+    filter_accounts = account_names(session, page.actor, radar_signals.signal_account_ids(session))
     context = {
         "items": items,
         "filters": filters,
@@ -199,7 +196,7 @@ class CompetitorRows:
 
 
 def _routes(session: Session, item_id: int) -> list[dict[str, Any]]:
-    routes = list(session.scalars(select(m.Route).where(m.Route.item_id == item_id).order_by(m.Route.id)))
+    routes = routing.routes_of(session, item_id)
     names = user_names(session, [route.user_id for route in routes])
     return [
         {
@@ -301,21 +298,11 @@ def _admin(page: PageContext) -> None:
 @router.get("/radar/sources")
 def radar_sources(page: RadarPage, session: DbSession) -> Response:
     """Source health: kind, health with its translated reason, last polled and ok, items."""
-    counts: dict[int, int] = {
-        int(source_id): int(count)
-        for source_id, count in session.execute(
-            select(m.Item.source_id, func.count(m.Item.id)).group_by(m.Item.source_id)
-        )
-    }
     is_admin = page.actor.is_admin
     # Reps and managers see health but never configuration (it may hold API keys).
-    found = (
-        sources.list_sources(session, actor=page.actor)
-        if is_admin
-        else list(session.scalars(select(m.Source).order_by(m.Source.name)))
-    )
+    found = sources.source_health(session, actor=page.actor)
     rows = []
-    for source in found:
+    for source, items in found:
         code = source.health_code
         reason = None
         if code:
@@ -330,7 +317,7 @@ def radar_sources(page: RadarPage, session: DbSession) -> Response:
                 "reason": reason,
                 "last_polled_at": source.last_polled_at,
                 "last_ok_at": source.last_ok_at,
-                "items": int(counts.get(source.id, 0)),
+                "items": items,
                 "is_active": source.is_active,
             }
         )

@@ -164,6 +164,11 @@ def route_signal(session: Session, *, item_id: int, actor: Actor) -> RouteReport
     return report
 
 
+def routes_of(session: Session, item_id: int) -> list[m.Route]:
+    """Who a signal was routed to, in order (the caller has already read the signal)."""
+    return list(session.scalars(select(m.Route).where(m.Route.item_id == item_id).order_by(m.Route.id)))
+
+
 def route_pending(session: Session, *, actor: Actor, item_ids: list[int] | None = None) -> list[RouteReport]:
     """Route the given signals (default: every P1/P2 signal), skipping people already reached."""
     require(actor, "update")

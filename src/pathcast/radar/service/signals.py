@@ -385,6 +385,12 @@ def list_signals(
     return [(item, signal) for item, signal in rows]
 
 
+def signal_account_ids(session: Session) -> list[int]:
+    """The accounts that have signals (the inbox's account filter; callers scope the names)."""
+    query = select(m.Signal.account_id).where(m.Signal.account_id.is_not(None)).distinct()
+    return [account_id for account_id in session.scalars(query) if account_id is not None]
+
+
 def get_signal(session: Session, *, actor: Actor, item_id: int) -> tuple[m.Item, m.Signal]:
     """One signal the actor may see; a hidden one looks exactly like a missing one."""
     row = session.execute(readable_signals(actor).where(m.Item.id == item_id)).first()

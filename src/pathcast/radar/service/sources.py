@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from pathcast.auth.permissions import Actor
+from pathcast.auth.permissions import Actor, may
 from pathcast.db import session_factory, utcnow, write_intent
 from pathcast.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionDenied
 from pathcast.events import append_event
@@ -267,6 +267,24 @@ def list_sources(session: Session, *, actor: Actor) -> list[m.Source]:
     """Every source with its health, by name (admins only: configuration and its secrets)."""
     _require_admin(actor)
     return list(session.scalars(select(m.Source).order_by(m.Source.name)))
+
+
+def source_names(session: Session) -> dict[int, str]:
+    """Every source's name by id: what a reader may filter by (never the configuration)."""
+    return {int(row.id): str(row.name) for row in session.execute(select(m.Source.id, m.Source.name))}
+
+
+def source_health(session: Session, *, actor: Actor) -> list[tuple[m.Source, int]]:
+    """Each source with how many items it stored, by name, for anyone with the radar right.
+    Callers show health only; the configuration (it may hold API keys) stays admin-only."""
+    if not may(actor, "radar", "read"):
+        raise PermissionDenied("forbidden_model", entity="radar")
+    grouped = select(m.Item.source_id, func.count(m.Item.id)).group_by(m.Item.source_id)
+    counts = {int(source_id): int(count) for source_id, count in session.execute(grouped)}
+    return [
+        (source, int(counts.get(source.id, 0)))
+        for source in session.scalars(select(m.Source).order_by(m.Source.name))
+    ]
 
 
 # --- collecting ------------------------------------------------------------------------------
