@@ -239,13 +239,3 @@ def test_the_api_answers_with_distributions_and_problems(api: TestClient, sessio
     assert api.post(f"{base}/record", headers=headers["east_rep"]).status_code == 403
     recorded = api.post(f"{base}/record", headers=headers["admin"])
     assert recorded.status_code == 200 and recorded.json()["recorded"] > 0
-
-
-def test_the_moved_names_are_still_reachable_from_revenue() -> None:
-    from pathcast.forecast.service.revenue import BUCKETS, WhatMoved, record_periods, what_moved
-
-    assert what_moved is revenue_moved.what_moved and record_periods is revenue_moved.record_periods
-    assert WhatMoved is revenue_moved.WhatMoved and BUCKETS == revenue_moved.BUCKETS
-    assert set(revenue_moved.__all__) <= set(revenue.__all__)
-    with pytest.raises(AttributeError):
-        _ = revenue.no_such_name  # type: ignore[attr-defined]

@@ -3,8 +3,7 @@ them, the slip model, each deal's contribution and the Monte Carlo.
 
 "What moved it", the forecast page's overview and the stored period forecasts (with their
 ``forecast.period_changed`` events) live in :mod:`pathcast.forecast.service.revenue_moved`,
-which builds on this module; their public names are still reachable from here (see
-``__getattr__`` at the bottom). Everything reads the pipeline through the as-of snapshots
+which builds on this module. Everything reads the pipeline through the as-of snapshots
 (``pathcast.forecast.snapshot``), so a forecast at a past moment and "what moved it"
 between two moments are computed the same way as today's.
 
@@ -22,11 +21,10 @@ in blocks of draws; revenue already won in the period is added to every draw.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -38,7 +36,9 @@ from pathcast.crm import models as m
 from pathcast.crm.service import SPECS, readable_query
 from pathcast.db import utcnow
 from pathcast.errors import InvalidInput, PermissionDenied
-from pathcast.forecast.models import Annotation, DealScore, PeriodKind
+from pathcast.forecast.models import PeriodKind
+from pathcast.forecast.service import annotations as deal_annotations
+from pathcast.forecast.service import scoring
 from pathcast.forecast.snapshot import DealSnapshot, pipeline_as_of
 
 PERIOD_KINDS = tuple(kind.value for kind in PeriodKind)
@@ -323,54 +323,16 @@ class _Score:
     model_version: int | None
 
 
-def _stored_scores(session: Session, ids: list[int], at: datetime | None) -> dict[int, _Score]:
-    """Scores from the table this package owns: the latest row per deal, or the newest one
-    scored by ``at``; each with its drivers and model version."""
-    query = select(DealScore).where(DealScore.opportunity_id.in_(ids))
-    if at is None:
-        query = query.where(DealScore.is_latest.is_(True))
-    else:
-        query = query.where(DealScore.scored_at <= at)
-    found: dict[int, DealScore] = {}
-    for score in session.scalars(query.order_by(DealScore.scored_at, DealScore.id)):
-        found[score.opportunity_id] = score  # later rows win
-    return {
-        deal_id: _Score(score.probability, list(score.drivers or []), score.model_version)
-        for deal_id, score in found.items()
-    }
-
-
 def _model_scores(session: Session, ids: list[int], at: datetime | None) -> dict[int, _Score]:
-    """The win model's probabilities: latest when live (``at`` None), else as of ``at``.
-
-    The probability comes from ``pathcast.forecast.service.scoring`` when it is there
-    (``latest_scores`` / ``probabilities_as_of``); drivers and versions, and everything
-    until that module exists, from the score table."""
+    """The win model's scores with their drivers: the latest when live (``at`` None), else
+    the newest scored by ``at``."""
     if not ids:
         return {}
-    stored = _stored_scores(session, ids, at)
-    try:
-        scoring = importlib.import_module("pathcast.forecast.service.scoring")
-        if at is None:
-            latest = scoring.latest_scores(session, ids)
-            return {
-                int(deal_id): _Score(
-                    float(score.probability),
-                    list(getattr(score, "drivers", None) or []),
-                    getattr(score, "model_version", None),
-                )
-                for deal_id, score in latest.items()
-            }
-        as_of = scoring.probabilities_as_of(session, at, ids)
-    except (ImportError, AttributeError):
-        return stored
-    result = {}
-    for deal_id, probability in as_of.items():
-        known = stored.get(int(deal_id))
-        result[int(deal_id)] = _Score(
-            float(probability), known.drivers if known else [], known.model_version if known else None
-        )
-    return result
+    rows = scoring.latest_scores(session, ids) if at is None else scoring.scores_as_of(session, at, ids)
+    return {
+        deal_id: _Score(score.probability, list(score.drivers or []), score.model_version)
+        for deal_id, score in rows.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -382,39 +344,13 @@ class _Override:
 
 
 def _overrides(session: Session, ids: list[int], at: datetime | None) -> dict[int, _Override]:
-    """Reps' effective overrides, through ``service.annotations`` when it is there."""
+    """Reps' effective overrides known at ``at`` (now when None)."""
     if not ids:
         return {}
-    try:
-        annotations = importlib.import_module("pathcast.forecast.service.annotations")
-
-        found = annotations.effective_overrides(session, ids, at=at)
-        return {
-            int(deal_id): _Override(
-                getattr(item, "probability", None),
-                getattr(item, "category", None),
-                getattr(item, "author_label", None) or getattr(item, "author", None),
-                getattr(item, "note", None),
-            )
-            for deal_id, item in found.items()
-        }
-    except (ImportError, AttributeError):
-        pass
-    moment = _aware(at)
-    query = (
-        select(Annotation)
-        .where(Annotation.opportunity_id.in_(ids), Annotation.created_at <= moment)
-        .where((Annotation.override_probability.is_not(None)) | (Annotation.override_category.is_not(None)))
-        .order_by(Annotation.created_at, Annotation.id)
-    )
-    result: dict[int, _Override] = {}
-    for row in session.scalars(query):
-        if row.withdrawn_at is not None and row.withdrawn_at <= moment:
-            continue
-        result[row.opportunity_id] = _Override(
-            row.override_probability, row.override_category, row.author_label, row.note
-        )
-    return result
+    return {
+        deal_id: _Override(item.probability, item.category, item.author_label, item.note)
+        for deal_id, item in deal_annotations.effective_overrides(session, ids, at=at).items()
+    }
 
 
 # --- the world at one moment ------------------------------------------------------------------
@@ -694,64 +630,26 @@ def period_distribution(
     return _distribution(world, target, period_kind, start, draws=draws, seed=seed)
 
 
-# --- names that moved to revenue_moved --------------------------------------------------------
-
-if TYPE_CHECKING:
-    from pathcast.forecast.service.revenue_moved import (
-        BUCKETS,
-        MOVE_SHARE,
-        Bucket,
-        MovedDeal,
-        Overview,
-        WhatMoved,
-        current_periods,
-        latest_recorded,
-        period_overview,
-        record_periods,
-        what_moved,
-    )
-else:
-
-    def __getattr__(name: str) -> Any:
-        """A name that moved to ``revenue_moved``, imported on first use (PEP 562): that module
-        builds on this one, so importing it while this one loads would be circular."""
-        moved = importlib.import_module("pathcast.forecast.service.revenue_moved")
-        if name in moved.__all__:
-            return getattr(moved, name)
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
     "BLOCK_CELLS",
-    "BUCKETS",
     "MIN_SLIP_OBSERVATIONS",
-    "MOVE_SHARE",
     "PERIOD_KINDS",
     "SLIP_LOOKBACK_MONTHS",
     "SYSTEM",
     "TOP_DRIVERS",
     "UNDATED_SPREAD_DAYS",
-    "Bucket",
     "DealContribution",
-    "MovedDeal",
-    "Overview",
     "PeriodDistribution",
     "Scope",
     "SlipModel",
-    "WhatMoved",
     "check_scope",
-    "current_periods",
     "default_scope",
     "in_period_probabilities",
-    "latest_recorded",
     "parse_scope",
     "period_distribution",
     "period_end",
-    "period_overview",
     "period_start_of",
-    "record_periods",
     "simulate",
     "slip_model",
     "visible_scopes",
-    "what_moved",
 ]

@@ -387,7 +387,7 @@ def score_run(
     contributions = model.raw_contributions(x)
     contexts = _contexts(session, deals)
     ids = [deal.opportunity_id for deal in deals]
-    before = _scores_as_of(session, moment, ids)
+    before = scores_as_of(session, moment, ids)
     latest = latest_scores(session, ids)
     written: list[DealScore] = []
     changes = 0
@@ -484,9 +484,10 @@ def score_history(session: Session, opportunity_id: int) -> list[DealScore]:
     )
 
 
-def _scores_as_of(
-    session: Session, at: datetime, opportunity_ids: Sequence[int] | None
+def scores_as_of(
+    session: Session, at: datetime, opportunity_ids: Sequence[int] | None = None
 ) -> dict[int, DealScore]:
+    """Deal id → its latest score at or before ``at`` (with drivers and model version)."""
     ranked = (
         select(
             DealScore.id,
@@ -518,7 +519,7 @@ def probabilities_as_of(
 ) -> dict[int, float]:
     """Deal id → the probability of its latest score at or before ``at``."""
     return {
-        deal_id: score.probability for deal_id, score in _scores_as_of(session, at, opportunity_ids).items()
+        deal_id: score.probability for deal_id, score in scores_as_of(session, at, opportunity_ids).items()
     }
 
 
