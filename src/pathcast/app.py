@@ -17,6 +17,9 @@ from pathcast.events_api import router as events_router
 from pathcast.forecast.api import router as forecast_router
 from pathcast.problems import install_problem_handlers
 from pathcast.radar.api import router as radar_router
+from pathcast.radar.api_cases import router as radar_cases_router
+from pathcast.radar.api_knowledge import router as radar_knowledge_router
+from pathcast.radar.api_matrix import router as radar_matrix_router
 from pathcast.signals.api import public_router as signals_public_router
 from pathcast.signals.api import router as signals_router
 from pathcast.signals.api import snippet_router
@@ -85,6 +88,9 @@ def create_app() -> FastAPI:
     api.include_router(signals_router)
     api.include_router(forecast_router)
     api.include_router(radar_router)
+    api.include_router(radar_knowledge_router)
+    api.include_router(radar_matrix_router)
+    api.include_router(radar_cases_router)
     api.include_router(signals_public_router)
     api.include_router(signals_inbound_router)
     app.include_router(api)

@@ -292,3 +292,13 @@ def test_stage_conditions_and_missing_records() -> None:
     )
     passed, notes = evaluate_conditions([Condition(field="account.tier", op="eq", value="key")], resolve)
     assert not passed and notes == ["account.tier: no account for this record"]
+
+
+def test_an_industry_rule_meets_the_radars_own_industry_keys() -> None:
+    # The radar grades with its weight-table key ``medical_devices``; a rule says 医疗
+    # (``medical``). Before the keys were mapped, such a rule never fired.
+    index = RuleIndex([rule(1, {"type": "signal", "industry": "medical"})])
+    for industry in ("medical_devices", "medical", "医疗器械"):
+        event = fact(1, "radar.signal", "radar_item", 3, {"industry": industry, "polarity": "negative"})
+        assert matched(index, event) == [1], industry
+    assert matched(index, fact(2, "radar.signal", "radar_item", 4, {"industry": "manufacturing"})) == []

@@ -32,8 +32,20 @@ TODAY_START = datetime.combine(TODAY, time(0), UTC)
 SMALL = 8
 # Columns that differ between two loads for reasons other than the data itself.
 VOLATILE = {"created_at", "updated_at", "password_hash", "recorded_at", "hash", "prev_hash"}
-# Set-up the auth and pipeline services stamp with the time of the load, not of history.
-NOW_STAMPED = ("user", "team", "pipeline", "stage", "automation_rule")
+# Set-up the auth, pipeline, rules and radar services stamp with the time of the load, not
+# of history: configuration, not something that happened in the demo's past.
+NOW_STAMPED = (
+    "user",
+    "team",
+    "pipeline",
+    "stage",
+    "automation_rule",
+    "radar_source",
+    "radar_competitor",
+    "radar_knowledge",
+    "radar_matrix_row",
+    "radar_case_study",
+)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -233,6 +233,69 @@ def test_a_correction_changes_severity_is_logged_and_exported(
         )
 
 
+def test_analysing_again_keeps_what_a_rep_corrected(
+    session: Session, company: dict[str, Any], feed_url: str
+) -> None:
+    # A weight edit re-analyses every signal; it used to reset the rep's corrections.
+    _poll(session, feed_url)
+    signal = _signal_for(session, company["advisor"].id)
+    rep = factories.actor(company["owner"])
+    signals.correct_signal(session, actor=rep, item_id=signal.item_id, field="severity", value="P1")
+    signals.correct_signal(session, actor=rep, item_id=signal.item_id, field="intent", value="question_need")
+    item = session.get(m.Item, signal.item_id)
+    assert item is not None
+    signals.analyse_item(session, item=item, actor=ADMIN)
+    assert (signal.severity, signal.intent, signal.corrected) == ("P1", "question_need", True)
+    assert item.severity == "P1" and item.analysis is not None
+    assert item.analysis["grade"]["level"] == "P1" and item.analysis["intent"]["label"] == "question_need"
+    assert [c["field"] for c in item.analysis["corrections"]] == ["severity", "intent"]
+
+
+def test_polarity_corrections_become_training_rows(
+    session: Session, company: dict[str, Any], feed_url: str, configured: str, tmp_path: Path
+) -> None:
+    import csv
+    import json
+
+    from typer.testing import CliRunner
+
+    from pathcast.radar.cli import radar_app
+
+    _poll(session, feed_url)
+    signal = _signal_for(session, company["advisor"].id)
+    rep = factories.actor(company["owner"])
+    signals.correct_signal(session, actor=rep, item_id=signal.item_id, field="polarity", value="positive")
+    tip = session.scalars(select(m.Signal).where(m.Signal.intent == "tip_praise")).first()
+    assert tip is not None
+    signals.correct_signal(session, actor=rep, item_id=tip.item_id, field="polarity", value="neutral")
+    session.commit()
+    path = tmp_path / "reviews.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["review", "label"])
+        writer.writerows([["质量很好非常满意", "1"], ["太差了很失望", "0"]] * 6)
+    result = CliRunner().invoke(
+        radar_app,
+        [
+            "train",
+            str(path),
+            "--text-column",
+            "review",
+            "--label-column",
+            "label",
+            "--folds",
+            "0",
+            "--with-corrections",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    # the positive correction joins as label "1"; "neutral" has no place in a 0/1 file
+    assert report["corrections"] == {"corrections_added": 1, "corrections_skipped": 1}
+    assert report["dataset"]["rows_used"] == 13 and report["dataset"]["label_counts"]["1"] == 7
+
+
 def test_weights_edit_regrades_and_names_the_bad_cell(session: Session, company: dict[str, Any]) -> None:
     manager = factories.actor(factories.user(session, "boss@example.com", role=Role.manager))
     table = settings.get_weights(session, actor=manager)

@@ -336,6 +336,93 @@ def test_evaluate_command_scores_a_trained_model_on_another_file(tmp_path: Path)
     assert unreadable.exit_code == 1 and "test.csv" in unreadable.output
 
 
+def test_train_activate_then_evaluate_default_and_trained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATHCAST_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    train_csv = write_csv(tmp_path / "train.csv", ["review", "label"], [list(row) for row in reviews(60)])
+    test_csv = write_csv(
+        tmp_path / "test.csv", ["review", "label"], [list(row) for row in reviews(20, seed=5)]
+    )
+    args = ["evaluate", str(test_csv), "--text-column", "review", "--label-column", "label", "--json"]
+    try:
+        before = runner.invoke(radar_app, [*args, "--model", "trained"])
+        trained = runner.invoke(
+            radar_app,
+            [
+                "train",
+                str(train_csv),
+                "--text-column",
+                "review",
+                "--label-column",
+                "label",
+                "--folds",
+                "0",
+                "--activate",
+                "--json",
+            ],
+        )
+        after = runner.invoke(radar_app, [*args, "--model", "trained"])
+        lexicon = runner.invoke(radar_app, [*args, "--model", "default"])
+    finally:
+        get_settings.cache_clear()
+
+    assert before.exit_code == 1 and "--activate" in before.output
+    assert trained.exit_code == 0, trained.output
+    active = tmp_path / "data" / "models" / "radar" / "polarity.npz"
+    assert json.loads(trained.stdout)["active"] == str(active) and active.is_file()
+    assert after.exit_code == 0, after.output
+    report = json.loads(after.stdout)
+    assert report["model"] == str(active) and report["evaluation"]["accuracy"] >= 0.9
+    assert lexicon.exit_code == 0, lexicon.output
+    scored = json.loads(lexicon.stdout)
+    assert scored["model"] == "default (lexicon)" and scored["evaluation"]["rows"] == 20
+    assert scored["evaluation"]["polarity_mapping"] == {"0": "negative", "1": "positive"}
+
+
+def test_only_a_polarity_model_can_be_activated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATHCAST_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    rows = [["价格太贵了", "price"], ["交付太慢", "delivery"]] * 10
+    path = write_csv(tmp_path / "topics.csv", ["text", "topic"], rows)
+    try:
+        result = runner.invoke(
+            radar_app,
+            [
+                "train",
+                str(path),
+                "--text-column",
+                "text",
+                "--label-column",
+                "topic",
+                "--folds",
+                "0",
+                "--activate",
+            ],
+        )
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2 and "only a polarity model" in result.output
+    assert not (tmp_path / "data" / "models" / "radar" / "polarity.npz").exists()
+
+
+def test_an_active_model_scores_polarity_and_the_lexicon_cues_stay(tmp_path: Path) -> None:
+    from pathcast.radar import polarity_model
+    from pathcast.radar.analysis import analyse
+
+    texts, labels = zip(*reviews(60), strict=True)
+    saved = fit_text_model(list(texts), list(labels)).save(tmp_path / "m.npz")
+    polarity_model.activate(saved, data_dir=tmp_path)
+    active = polarity_model.load_active(tmp_path)
+    assert active is not None and polarity_model.load_active(tmp_path) is active  # cached
+    text = "质量很好，非常满意，推荐"
+    result = analyse(text, polarity_model=active.scorer(), polarity_model_name=active.name)
+    assert result.polarity.label == "positive" and result.polarity.cues
+    assert any("trained model" in note["en"] for note in result.notes)
+    assert polarity_model.deactivate(tmp_path) and polarity_model.load_active(tmp_path) is None
+
+
 def test_cli_exit_codes_name_the_problem(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "r.csv", ["review", "label"], [list(row) for row in reviews(20)])
     bad_column = runner.invoke(

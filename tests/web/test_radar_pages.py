@@ -171,9 +171,14 @@ def test_signal_page_shows_analysis_routing_and_toolbox(client: TestClient, worl
     assert COMPLAINT in page.text
     assert "交付延迟" in page.text
     assert "得分" in page.text  # the grade's reasons in Chinese
-    assert "西门子" in page.text and "S7-1500" in page.text
-    assert 'data-testid="no-matrix"' in page.text
+    assert "西门子" in page.text  # a linked entity
     assert 'data-testid="radar-routing"' in page.text
+    # the toolbox loads after the page, one panel at a time
+    for panel in ("faq-panel", "matrix-panel", "cases-panel"):
+        assert f'hx-get="/radar/signals/{world.complaint_id}/{panel}"' in page.text
+    matrix = client.get(f"/radar/signals/{world.complaint_id}/matrix-panel")
+    assert matrix.status_code == 200
+    assert "S7-1500" in matrix.text and 'data-testid="no-matrix"' in matrix.text
 
     sign_in(client, "manager@example.com")
     english = client.get(f"/radar/signals/{world.complaint_id}")

@@ -104,6 +104,9 @@ RIGHTS: dict[str, dict[Role, str]] = {
     # Radar signals (outside and conversational text, graded): sellers only. Reps read and
     # correct (polarity, intent, severity); admins configure sources, weights and topics.
     "radar": {Role.admin: "crud", Role.manager: "cru", Role.rep: "cru"},
+    # The radar's response toolbox content (knowledge Q&A, competitor matrix, case studies):
+    # product marketing (managers) and admins edit it; reps read it and draft from it.
+    "radar_toolbox": {Role.admin: "crud", Role.manager: "crud", Role.rep: "r"},
     "user": {Role.admin: "crud", Role.manager: "r", Role.rep: "r", Role.member: "r"},
     "team": {Role.admin: "crud", Role.manager: "r", Role.rep: "r", Role.member: "r"},
 }

@@ -28,6 +28,7 @@ from pathcast.demo.company import create_accounts
 from pathcast.demo.context import DealSpec, Demo
 from pathcast.demo.deals import plan_deals, renewal_spec, run_deal
 from pathcast.demo.people import ADMIN_EMAIL, create_account_teams, create_customer_login, create_staff
+from pathcast.demo.radar import create_radar
 from pathcast.demo.rules import create_rules
 from pathcast.errors import Conflict, InvalidInput
 from pathcast.events import Event, flush_events
@@ -162,5 +163,6 @@ def load_demo(
     create_customer_login(demo)
     create_behaviour(demo)
     create_rules(demo)
+    create_radar(demo)
     session.flush()
     return DemoResult(counts=count_rows(session), logins=demo.logins, seed=seed, today=demo.today)

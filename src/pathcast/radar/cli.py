@@ -130,6 +130,47 @@ def _print_evaluation(evaluation: Evaluation) -> None:
         )
 
 
+WithCorrections = Annotated[
+    bool,
+    typer.Option(
+        "--with-corrections",
+        help="Add the polarity corrections reps made to signals (from the database) to the rows.",
+    ),
+]
+ActivateOption = Annotated[
+    bool,
+    typer.Option("--activate", help="Make the model the polarity of every signal analysed from now on."),
+]
+
+
+def _add_corrections(data: LabelledTexts) -> dict[str, int]:
+    """Append the reps' polarity corrections to ``data`` in the file's own label scheme."""
+    from pathcast.db import unit_of_work
+    from pathcast.radar.service.signals import export_corrections
+    from pathcast.radar.training import DatasetInvalid
+
+    mapping = data.polarity_mapping
+    if mapping is None:
+        raise DatasetInvalid(
+            "--with-corrections 需要极性标签（0/1、pos/neg、正面/负面）/ --with-corrections needs "
+            f"polarity labels (0/1, pos/neg, 正面/负面); column {data.label_column!r} is not one",
+            column=data.label_column,
+        )
+    by_polarity = {polarity: label for label, polarity in mapping.items()}
+    with unit_of_work(write=False) as session:
+        rows = [row for row in export_corrections(session) if row["field"] == "polarity"]
+    added = skipped = 0
+    for row in rows:
+        label = by_polarity.get(str(row["label"]))
+        if label is None or not str(row["text"]).strip():
+            skipped += 1  # a "neutral" correction has no place in a binary scheme
+            continue
+        data.texts.append(str(row["text"]))
+        data.labels.append(label)
+        added += 1
+    return {"corrections_added": added, "corrections_skipped": skipped}
+
+
 @radar_app.command("train")
 def train(
     path: PathArgument,
@@ -142,13 +183,19 @@ def train(
     seed: SeedOption = 7,
     folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds to report; 0 skips CV.")] = 5,
     encoding: EncodingOption = None,
+    with_corrections: WithCorrections = False,
+    activate: ActivateOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Fit a text model on every row of a labelled CSV, save it, and print CV metrics."""
+    from pathcast.radar import polarity_model
     from pathcast.radar.training import check_classes, default_model_path, evaluate, fit_text_model
 
+    corrections: dict[str, int] | None = None
     try:
         data = _load(path, text_column, label_column, encoding)
+        if with_corrections:
+            corrections = _add_corrections(data)
         check_classes(data.labels, column=data.label_column, folds=folds)
         evaluation = (
             evaluate(data.texts, data.labels, folds=folds, seed=seed, label_column=data.label_column)
@@ -156,29 +203,68 @@ def train(
             else None
         )
         model = fit_text_model(data.texts, data.labels, seed=seed)
+        if activate:
+            polarity_model.check_polarity_model(model)
     except TrainingInputError as error:
         _fail(error)
         return
     model.info["source"] = data.source
     model.info["text_column"] = data.text_column
     model.info["label_column"] = data.label_column
+    if corrections is not None:
+        model.info.update(corrections)
     if evaluation is not None:
         model.info["cv_accuracy"] = evaluation.accuracy
         model.info["cv_macro_f1"] = evaluation.macro_f1
     target = model.save(out if out is not None else default_model_path(get_settings().data_dir, path))
+    active = polarity_model.activate(target) if activate else None
     if as_json:
         _emit(
             {
                 "model": str(target),
+                "active": str(active) if active else None,
+                "corrections": corrections,
                 "dataset": _dataset_summary(data),
                 "evaluation": evaluation.as_dict() if evaluation else None,
             }
         )
         return
     _print_summary(data)
+    if corrections is not None:
+        console.print(
+            f"corrections / 修正: {corrections['corrections_added']} added / 加入, "
+            f"{corrections['corrections_skipped']} skipped / 跳过",
+            highlight=False,
+            markup=False,
+        )
     if evaluation is not None:
         _print_evaluation(evaluation)
     console.print(f"model saved / 模型已保存: {target}", highlight=False, markup=False, soft_wrap=True)
+    if active is not None:
+        console.print(
+            f"active polarity model / 已启用为情感极性模型: {active}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+def _model_file(model: str) -> Path | None:
+    """``default`` → None (the lexicon), ``trained`` → the active model file, else a path."""
+    from pathcast.radar import polarity_model
+    from pathcast.radar.training import DatasetUnreadable
+
+    if model == "default":
+        return None
+    if model == "trained":
+        path = polarity_model.active_model_path()
+        if not path.is_file():
+            raise DatasetUnreadable(
+                f"还没有启用的训练模型：{path}（先运行 pathcast radar train … --activate）/ no trained "
+                f"model is active at {path} (run pathcast radar train … --activate first)"
+            )
+        return path
+    return Path(model)
 
 
 @radar_app.command("evaluate")
@@ -188,18 +274,21 @@ def evaluate_command(
     label_column: LabelColumn,
     folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds (at least 2).")] = 5,
     model: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
-            "--model", help="Score this saved model (from `radar train`) instead of cross-validating."
+            "--model",
+            help="default: the lexicon Pathcast ships; trained: the active model (radar train "
+            "--activate); or a model FILE. Omitted: cross-validate a new model on the file.",
         ),
     ] = None,
     seed: SeedOption = 7,
     encoding: EncodingOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Accuracy, macro-F1, per-class metrics: k-fold CV, or a saved model on new rows."""
-    from pathcast.radar.training import TextModel, evaluate, evaluate_model
+    """Accuracy, macro-F1, per-class metrics: k-fold CV, or a model on rows it never saw."""
+    from pathcast.radar.training import TextModel, evaluate, evaluate_lexicon, evaluate_model
 
+    model_file: Path | None = None
     try:
         data = _load(path, text_column, label_column, encoding)
         if model is None:
@@ -207,20 +296,27 @@ def evaluate_command(
                 data.texts, data.labels, folds=folds, seed=seed, label_column=data.label_column
             )
         else:
-            evaluation = evaluate_model(
-                TextModel.load(model), data.texts, data.labels, label_column=data.label_column
+            model_file = _model_file(model)
+            evaluation = (
+                evaluate_lexicon(data.texts, data.labels, label_column=data.label_column)
+                if model_file is None
+                else evaluate_model(
+                    TextModel.load(model_file), data.texts, data.labels, label_column=data.label_column
+                )
             )
     except TrainingInputError as error:
         _fail(error)
         return
+    used = "cross-validation" if model is None else (str(model_file) if model_file else "default (lexicon)")
     if as_json:
         _emit(
             {
                 "dataset": _dataset_summary(data),
-                "model": str(model) if model else None,
+                "model": used,
                 "evaluation": evaluation.as_dict(),
             }
         )
         return
     _print_summary(data)
+    console.print(f"model / 模型: {used}", highlight=False, markup=False, soft_wrap=True)
     _print_evaluation(evaluation)

@@ -196,3 +196,73 @@ class Route(Base):
     severity: Mapped[str] = mapped_column(String(4))
     notification_id: Mapped[int | None]
     created_at: Mapped[datetime]
+
+
+# --- the response toolbox: knowledge base, competitor matrix, case studies ------------------
+
+KNOWLEDGE_KINDS = ("qa", "reply")
+ADVANTAGES = ("ours", "theirs", "even", "")
+
+
+class Knowledge(TimestampMixin, Base):
+    """A knowledge-base entry the FAQ draft retrieves from: a Q&A pair, or a past reply.
+
+    crm documents are the third kind of passage; they stay in crm and are read through
+    crm's service when the index is built, so an edited document is never stale here.
+    A reply is kept only when the rep who wrote it chose to share it as knowledge.
+    """
+
+    __tablename__ = "radar_knowledge"
+    __table_args__ = (_one_of("kind", KNOWLEDGE_KINDS, "kind_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    # a Q&A pair has both; a reply has only ``answer`` (and the signal it answered)
+    question: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    # what a citation shows: "FAQ", "兼容性白皮书", "reply to signal #812"
+    source: Mapped[str] = mapped_column(String(200))
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("radar_items.id", ondelete="SET NULL"), index=True)
+    archived: Mapped[bool] = mapped_column(default=False)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class MatrixEntry(Base):
+    """One competitor × product × criterion row of the competitor matrix product marketing edits."""
+
+    __tablename__ = "radar_matrix_rows"
+    __table_args__ = (
+        UniqueConstraint("competitor_id", "product", "criterion"),
+        _one_of("advantage", ADVANTAGES, "advantage_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competitor_id: Mapped[int] = mapped_column(
+        ForeignKey("radar_competitors.id", ondelete="CASCADE"), index=True
+    )
+    product: Mapped[str] = mapped_column(String(200))
+    criterion: Mapped[str] = mapped_column(String(200))
+    ours: Mapped[str] = mapped_column(Text)
+    theirs: Mapped[str] = mapped_column(Text)
+    advantage: Mapped[str] = mapped_column(String(8), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class CaseStudy(TimestampMixin, Base):
+    """A published case study case matching ranks beside the won deals crm holds."""
+
+    __tablename__ = "radar_case_studies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    industry: Mapped[str | None] = mapped_column(String(60))
+    products: Mapped[list[str]] = mapped_column(JSON, default=list)
+    amount: Mapped[float | None]
+    text: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str | None] = mapped_column(String(URL_MAX))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    archived: Mapped[bool] = mapped_column(default=False)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

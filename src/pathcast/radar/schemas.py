@@ -180,3 +180,237 @@ class CompetitorRead(CompetitorWrite):
     id: int
     created_at: datetime
     updated_at: datetime
+
+
+# --- case matching
+
+
+class CaseStudyCreate(ProjectBase):
+    """A new case study (the service checks lengths, the URL and the account)."""
+
+    title: NonEmptyStr
+    industry: str | None = Field(default=None, max_length=60)
+    products: list[str] = Field(default_factory=list, max_length=50)
+    amount: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    text: str = Field(default="", max_length=20000)
+    url: str | None = Field(default=None, max_length=2000)
+    account_id: int | None = None
+
+
+class CaseStudyUpdate(ProjectBase):
+    """Changes to a case study; fields left out stay as they are (``null`` clears)."""
+
+    title: NonEmptyStr | None = None
+    industry: str | None = Field(default=None, max_length=60)
+    products: list[str] | None = Field(default=None, max_length=50)
+    amount: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    text: str | None = Field(default=None, max_length=20000)
+    url: str | None = Field(default=None, max_length=2000)
+    account_id: int | None = None
+
+
+class CaseStudyRead(ProjectBase):
+    """A stored case study."""
+
+    id: int
+    title: str
+    industry: str | None
+    products: list[str]
+    amount: float | None
+    text: str
+    url: str | None
+    account_id: int | None
+    archived: bool
+    created_by: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CaseMatchRead(ProjectBase):
+    """A won deal or case study like the situation: its link, score (0–1), the parts'
+    scores and, in zh and en, why it matched."""
+
+    kind: Literal["won_deal", "case_study"]
+    id: int
+    title: str
+    link: str
+    score: float
+    parts: dict[str, float]
+    reasons: list[dict[str, str]]
+    industry: str | None = None
+    products: list[str] = Field(default_factory=list)
+    amount: float | None = None
+    account_name: str | None = None
+
+
+# --- knowledge base
+
+QUESTION_MAX = 2_000
+ANSWER_MAX = 10_000
+KNOWLEDGE_SOURCE_MAX = 200
+REPLY_MAX = 10_000
+
+
+class KnowledgeCreate(ProjectBase):
+    """A new Q&A pair; ``source`` is the label its citations show (default "FAQ")."""
+
+    question: str = Field(min_length=1, max_length=QUESTION_MAX)
+    answer: str = Field(min_length=1, max_length=ANSWER_MAX)
+    source: str | None = Field(default=None, max_length=KNOWLEDGE_SOURCE_MAX)
+
+
+class KnowledgeUpdate(ProjectBase):
+    """Changes to a knowledge entry; fields left out stay as they are."""
+
+    question: str | None = Field(default=None, min_length=1, max_length=QUESTION_MAX)
+    answer: str | None = Field(default=None, min_length=1, max_length=ANSWER_MAX)
+    source: str | None = Field(default=None, min_length=1, max_length=KNOWLEDGE_SOURCE_MAX)
+
+
+class KnowledgeRead(ProjectBase):
+    """A stored knowledge entry: a Q&A pair or a shared reply (``item_id``: its signal)."""
+
+    id: int
+    kind: Literal["qa", "reply"]
+    question: str | None
+    answer: str
+    source: str
+    item_id: int | None
+    archived: bool
+    created_by: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CitationRead(ProjectBase):
+    """One passage a draft used, numbered as in the draft, with a link where one exists."""
+
+    number: int
+    id: str
+    kind: Literal["qa", "document", "reply"]
+    source: str
+    snippet: str
+    score: float
+    link: str | None = None
+
+
+class DraftRead(ProjectBase):
+    """A suggested reply for a person to edit (``status`` is always "draft"; nothing is sent)."""
+
+    status: Literal["draft"] = "draft"
+    question: str
+    text_zh: str
+    text_en: str | None
+    citations: list[CitationRead]
+    confidence: float
+    reasons: list[dict[str, str]]
+
+
+class KnowledgeHitRead(ProjectBase):
+    """A knowledge-base search result: a passage that matched, why, and its link."""
+
+    id: str
+    kind: Literal["qa", "document", "reply"]
+    source: str
+    snippet: str
+    score: float
+    matched: list[str]
+    link: str | None = None
+
+
+class ReplyCreate(ProjectBase):
+    """The reply a rep sent for a signal (outside Pathcast); ``share`` makes it knowledge."""
+
+    text: str = Field(min_length=1, max_length=REPLY_MAX)
+    share: bool = False
+
+
+class ReplyRead(ProjectBase):
+    """A recorded reply; ``knowledge_id`` is the shared knowledge entry, if any."""
+
+    item_id: int
+    saved: bool = True
+    shared: bool
+    knowledge_id: int | None = None
+
+
+# --- competitor matrix
+
+
+MatrixAdvantage = Literal["ours", "theirs", "even", ""]
+MatrixExportFormat = Literal["pdf", "png", "svg", "csv", "html"]
+SignalMatrixFormat = Literal["json", "pdf", "png", "svg", "csv"]
+
+
+class MatrixRowWrite(ProjectBase):
+    """One row to add or replace: the key is (competitor_id, product, criterion)."""
+
+    competitor_id: int
+    product: NonEmptyStr = Field(max_length=200)
+    criterion: NonEmptyStr = Field(max_length=200)
+    ours: str = Field(default="", max_length=2000)
+    theirs: str = Field(default="", max_length=2000)
+    advantage: MatrixAdvantage = ""
+    note: str = Field(default="", max_length=2000)
+
+
+class MatrixRowRead(ProjectBase):
+    """A stored matrix row with its competitor's name."""
+
+    id: int
+    competitor_id: int
+    competitor: str
+    product: str
+    criterion: str
+    ours: str
+    theirs: str
+    advantage: str
+    note: str
+    position: int
+    updated_at: datetime
+
+
+class MatrixImport(ProjectBase):
+    """A CSV import sent as JSON (a ``text/csv`` body works too)."""
+
+    csv: str = Field(max_length=1_000_000)
+
+
+class ImportErrorRead(ProjectBase):
+    """One refused cell of an import: its spreadsheet row (header = 1) and field."""
+
+    row: int | None
+    field: str
+    code: str
+    detail: str
+
+
+class MatrixImportRead(ProjectBase):
+    """What an import saved, and each bad row (the valid rows are kept)."""
+
+    created: int
+    updated: int
+    unchanged: int
+    errors: list[ImportErrorRead]
+
+
+class SignalMatrixRowRead(ProjectBase):
+    """A matrix row as a signal shows it."""
+
+    competitor: str
+    product: str
+    criterion: str
+    ours: str
+    theirs: str
+    advantage: str
+    note: str
+
+
+class SignalMatrixRead(ProjectBase):
+    """The competitors and products a signal names, and the matrix rows for them."""
+
+    item_id: int
+    competitors: list[str]
+    products: list[str]
+    narrowed: bool
+    rows: list[SignalMatrixRowRead]

@@ -614,6 +614,30 @@ def evaluate_model(
     )
 
 
+def evaluate_lexicon(
+    texts: Sequence[str], labels: Sequence[str], *, label_column: str = "label"
+) -> Evaluation:
+    """Score the out-of-the-box lexicon (``--model default``) on polarity-labelled rows.
+
+    Its positive / negative / neutral are written back in the file's own labels; a
+    ``neutral`` on a file without a neutral label stays ``neutral`` and counts as wrong.
+    """
+    if len(texts) != len(labels):
+        raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+    mapping = polarity_mapping(sorted(set(labels)))
+    scorer, _source = _lexicon_scorer()
+    if mapping is None or scorer is None:
+        raise DatasetInvalid(
+            f"词典模型只评估极性标签（0/1、pos/neg、正面/负面）/ the default lexicon model scores "
+            f"polarity labels only (0/1, pos/neg, 正面/负面); column {label_column!r} is not one",
+            column=label_column,
+        )
+    by_polarity = {polarity: label for label, polarity in mapping.items()}
+    cleaned = [_WHITESPACE.sub(" ", text).strip() for text in texts]
+    predicted = [by_polarity.get(_polarity_name(scorer(text)), "neutral") for text in cleaned]
+    return _evaluation(cleaned, list(labels), predicted, folds=0, seed=0, fold_accuracy=[], baseline=False)
+
+
 def _evaluation(
     cleaned: Sequence[str],
     labels: list[str],
@@ -622,13 +646,18 @@ def _evaluation(
     folds: int,
     seed: int,
     fold_accuracy: list[float],
+    baseline: bool = True,
 ) -> Evaluation:
     classes = sorted(set(labels) | set(predicted))
     precision, recall, f1, support = precision_recall_fscore_support(
         labels, predicted, labels=classes, zero_division=0
     )
     mapping = polarity_mapping(sorted(set(labels)))
-    baseline, note = lexicon_baseline(cleaned, labels, mapping)
+    lexicon, note = (
+        lexicon_baseline(cleaned, labels, mapping)
+        if baseline
+        else (None, "this evaluation is the lexicon itself / 本次评估即词典模型")
+    )
     return Evaluation(
         rows=len(labels),
         folds=folds,
@@ -645,7 +674,7 @@ def _evaluation(
         classes=classes,
         confusion=confusion_matrix(labels, predicted, labels=classes).tolist(),
         polarity_mapping=mapping,
-        baseline=baseline,
+        baseline=lexicon,
         baseline_note=note,
     )
 

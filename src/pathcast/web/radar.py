@@ -11,7 +11,7 @@ the grid (422) with the message beside that cell and every other value kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -26,7 +26,6 @@ from pathcast.radar.analysis.intent import INTENT_LABELS
 from pathcast.radar.service import routing, settings, sources
 from pathcast.radar.service import signals as radar_signals
 from pathcast.radar.service.signals import POLARITIES
-from pathcast.radar.toolbox.matrix import MatrixRow
 from pathcast.web.forms import PostedForm
 from pathcast.web.lookups import account_names, user_names
 from pathcast.web.rendering import PageContext, render
@@ -185,16 +184,6 @@ def radar_inbox(
 # --- a signal -------------------------------------------------------------------------------
 
 
-@dataclass
-class CompetitorRows:
-    """The toolbox section for one competitor the signal names."""
-
-    name: str
-    products: list[str]
-    # The matrix has no stored table yet (toolbox.matrix is in-memory): always empty for now.
-    rows: list[MatrixRow] = field(default_factory=list)
-
-
 def _routes(session: Session, item_id: int) -> list[dict[str, Any]]:
     routes = routing.routes_of(session, item_id)
     names = user_names(session, [route.user_id for route in routes])
@@ -206,21 +195,6 @@ def _routes(session: Session, item_id: int) -> list[dict[str, Any]]:
             "at": route.created_at,
         }
         for route in routes
-    ]
-
-
-def _competitors(session: Session, page: PageContext, analysis: dict[str, Any]) -> list[CompetitorRows]:
-    named = {
-        int(mention["entity_id"])
-        for mention in analysis.get("entities", [])
-        if mention.get("kind") == "competitor" and isinstance(mention.get("entity_id"), int)
-    }
-    if not named:
-        return []
-    return [
-        CompetitorRows(name=competitor.name, products=list(competitor.products or []))
-        for competitor in settings.list_competitors(session, actor=page.actor)
-        if competitor.id in named
     ]
 
 
@@ -248,7 +222,6 @@ def _signal_context(session: Session, page: PageContext, item_id: int) -> dict[s
         "grade_reasons": [_pick(page, reason) for reason in grade.get("reasons", [])],
         "corrections": analysis.get("corrections", []),
         "routes": _routes(session, item.id),
-        "competitors": _competitors(session, page, analysis),
         "can_correct": may(page.actor, "radar", "update"),
         "correction_error": None,
         "choices": {

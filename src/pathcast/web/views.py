@@ -32,6 +32,10 @@ from pathcast.web import (
     forecast_insights,
     lists,
     radar,
+    radar_cases,
+    radar_deal,
+    radar_knowledge,
+    radar_matrix,
     records,
     signals,
 )
@@ -123,6 +127,10 @@ def install_web(app: FastAPI) -> None:
     app.include_router(activities.router)
     app.include_router(signals.router)
     app.include_router(radar.router)
+    app.include_router(radar_knowledge.router)
+    app.include_router(radar_matrix.router)
+    app.include_router(radar_cases.router)
+    app.include_router(radar_deal.router)
     app.include_router(automation_rules.router)
     app.include_router(automation_inbox.router)
     app.include_router(forecast.router)

@@ -63,6 +63,7 @@ from pathcast.automation.ir import (
     ScheduleTrigger,
     SignalTrigger,
 )
+from pathcast.automation.language.catalog import canonical_industry
 
 # A record "entering" a status, under another name than the status value itself.
 STATUS_SYNONYMS: dict[str, str] = {
@@ -301,14 +302,14 @@ def _metric_shaped(event_type: str, payload: dict[str, Any]) -> bool:
 
 def _signal_entry(rule: CompiledRule, trigger: SignalTrigger) -> Entry:
     keyword = trigger.keyword.casefold() if trigger.keyword else None
-    industry = trigger.industry.casefold() if trigger.industry else None
+    industry = canonical_industry(trigger.industry)
     floor = SEVERITY_RANK[trigger.severity] if trigger.severity else None
 
     def graded(event: EventLike) -> bool:
         payload = event.payload
         if trigger.polarity is not None and payload.get("polarity") != trigger.polarity:
             return False
-        if industry is not None and str(payload.get("industry") or "").casefold() != industry:
+        if industry is not None and canonical_industry(str(payload.get("industry") or "")) != industry:
             return False
         if floor is not None and SEVERITY_RANK.get(str(payload.get("severity")), 99) > floor:
             return False

@@ -266,6 +266,26 @@ INDUSTRIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "automotive": ("汽车", "automotive", ("汽车", "automotive")),
 }
 
+
+def canonical_industry(value: str | None) -> str | None:
+    """The language's industry key for an industry written elsewhere, or the value itself.
+
+    The radar grades with its own weight-table keys (``medical_devices``) and accounts hold
+    free text (``医疗器械``); a rule says 医疗 (``medical``). A value is mapped to the first
+    key one of whose words it contains, so all three meet on ``medical``.
+    """
+    if value is None:
+        return None
+    folded = value.strip().casefold()
+    if folded in INDUSTRIES:
+        return folded
+    spaced = folded.replace("_", " ")
+    for key, (_zh, _en, words) in INDUSTRIES.items():
+        if any(word.casefold() in spaced for word in words):
+            return key
+    return folded
+
+
 # --- stages -----------------------------------------------------------------------------------
 # Extra words for stages of these keys, used only when such a stage exists.
 STAGE_SYNONYMS: dict[str, tuple[str, ...]] = {

@@ -5,6 +5,7 @@ that decide where inbound data belongs; what a person may see is scoped elsewher
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -132,3 +133,42 @@ def names_of_accounts(session: Session, account_ids: Collection[int]) -> dict[in
         return {}
     rows = session.execute(select(m.Account.id, m.Account.name).where(m.Account.id.in_(list(account_ids))))
     return {row.id: row.name for row in rows}
+
+
+@dataclass(frozen=True)
+class NamedAccount:
+    """An account as text analysis links it: its name, industry and tier."""
+
+    id: int
+    name: str
+    industry: str | None
+    tier: str | None
+
+
+@dataclass(frozen=True)
+class EntityNames:
+    """Every name text may mention: accounts, contacts, and active products with their code."""
+
+    accounts: list[NamedAccount]
+    contacts: list[tuple[int, str]]
+    products: list[tuple[int, str, str | None]]
+
+
+def entity_names(session: Session) -> EntityNames:
+    """The names of all accounts, contacts and active products (the radar's entity catalogue)."""
+    accounts = [
+        NamedAccount(id=row.id, name=row.name, industry=row.industry, tier=row.tier)
+        for row in session.execute(select(m.Account.id, m.Account.name, m.Account.industry, m.Account.tier))
+        if row.name
+    ]
+    contacts = [
+        (row.id, row.name) for row in session.execute(select(m.Contact.id, m.Contact.name)) if row.name
+    ]
+    products = [
+        (row.id, row.name, row.code)
+        for row in session.execute(
+            select(m.Product.id, m.Product.name, m.Product.code).where(m.Product.is_active.is_(True))
+        )
+        if row.name
+    ]
+    return EntityNames(accounts=accounts, contacts=contacts, products=products)

@@ -17,13 +17,14 @@ Pipeline (each step its own module, usable alone)::
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pathcast.radar.analysis.entities import EntityCatalogue, EntityMention, link
 from pathcast.radar.analysis.intent import Intent, classify
 from pathcast.radar.analysis.lexicon import Lang, Reason, reason
-from pathcast.radar.analysis.polarity import Polarity, score
+from pathcast.radar.analysis.polarity import Polarity, label_of, score
 from pathcast.radar.analysis.severity import Grade, grade
 from pathcast.radar.analysis.tokens import detect_lang, register_words, tokenize
 from pathcast.radar.analysis.topics import TopicDictionary, TopicHit, detect
@@ -88,6 +89,8 @@ def analyse(
     industry: str | None = None,
     account_tier: str | None = None,
     reach: float = 1.0,
+    polarity_model: Callable[[str], float] | None = None,
+    polarity_model_name: str = "trained model",
 ) -> Analysis:
     """Analyse one text and grade it.
 
@@ -123,6 +126,15 @@ def analyse(
             )
         )
     polarity = score(text)
+    if polarity_model is not None:
+        modelled = max(-1.0, min(1.0, float(polarity_model(text))))
+        polarity = Polarity(label=label_of(modelled), score=round(modelled, 3), cues=polarity.cues)
+        notes.append(
+            reason(
+                f"polarity from the trained model {polarity_model_name}",
+                f"情感极性来自训练模型 {polarity_model_name}",
+            )
+        )
     intent = classify(text, words, hits, polarity, competitors=competitors)
 
     if industry is None or account_tier is None:

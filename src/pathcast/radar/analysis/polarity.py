@@ -12,7 +12,12 @@ Lexicon-based, in Chinese and English (``data/sentiment.json``), clause by claus
   is usually what the writer means.
 
 The sum ``s`` becomes ``score = tanh(s / 2)``; ``score ≥ 0.25`` is positive, ``≤ -0.25``
-negative, anything between neutral. ``snownlp`` is not used: it is not installed in
+negative, anything between neutral.
+
+A text with no Chinese at all is scored by VADER (``vaderSentiment``, MIT, its lexicon of
+7,500 rated English words and emoticons ships inside the package): its compound score in
+−1..1 is the score, ±0.05 its neutral band (VADER's own). Our lexicon's cue words are
+still listed as the reasons. ``snownlp`` is not used: it is not installed in
 this environment (see docs/radar_analysis.md); the trained domain model of
 ``pathcast radar train`` is the way past the lexicon's limits.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 from pathcast.radar.analysis.lexicon import SentimentLexicon, sentiment_lexicon
@@ -140,8 +146,43 @@ def _expand(token: str) -> list[str]:
     return [token]
 
 
+VADER_NEUTRAL = 0.05
+# Words VADER rates positive that, in a customer's message, are plain nouns or requests:
+# "support does not respond" is not praise, "please help" is a question.
+BUSINESS_NEUTRAL = ("support", "supports", "supported", "supporting", "help", "helps", "free", "please")
+# Our lexicon's strengths (0–2.2) onto VADER's scale (−4..4) for words VADER lacks ("late").
+VADER_SCALE = 1.5
+
+
+@lru_cache(maxsize=1)
+def _vader() -> Any:
+    """VADER with the business vocabulary: neutral nouns removed, our domain words added."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyzer = SentimentIntensityAnalyzer()
+    english = sentiment_lexicon("en")
+    for word, strength in english.positive.items():
+        analyzer.lexicon.setdefault(word, strength * VADER_SCALE)
+    for word, strength in english.negative.items():
+        analyzer.lexicon.setdefault(word, -strength * VADER_SCALE)
+    for word in BUSINESS_NEUTRAL:
+        analyzer.lexicon.pop(word, None)
+    return analyzer
+
+
 def score(text: str) -> Polarity:
     """The polarity of ``text`` (Chinese, English or both mixed)."""
+    lexicon = _lexicon_score(text)
+    if _HAN.search(text) or not text.strip():
+        return lexicon
+    compound = float(_vader().polarity_scores(text)["compound"])
+    label: PolarityLabel = (
+        "positive" if compound >= VADER_NEUTRAL else "negative" if compound <= -VADER_NEUTRAL else "neutral"
+    )
+    return Polarity(label=label, score=compound, cues=lexicon.cues)
+
+
+def _lexicon_score(text: str) -> Polarity:
     total = 0.0
     cues: list[Cue] = []
     contrast_seen = False

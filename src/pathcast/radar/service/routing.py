@@ -15,6 +15,7 @@ re-analysing or a corrected severity never notifies the same person twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -108,7 +109,7 @@ def _letter(item: m.Item, signal: m.Signal, account_name: str | None, lang: str)
     return title[:300], body
 
 
-def route_signal(session: Session, *, item_id: int, actor: Actor) -> RouteReport:
+def route_signal(session: Session, *, item_id: int, actor: Actor, now: datetime | None = None) -> RouteReport:
     """Notify the people a graded signal reaches by default, once per person."""
     require(actor, "update")
     item = session.get(m.Item, item_id)
@@ -125,7 +126,7 @@ def route_signal(session: Session, *, item_id: int, actor: Actor) -> RouteReport
         if signal.account_id is not None
         else None
     )
-    now = utcnow()
+    now = now or utcnow()
     for user, reason in recipients:
         if user.id in done:
             report.already.append(user.id)
@@ -169,14 +170,16 @@ def routes_of(session: Session, item_id: int) -> list[m.Route]:
     return list(session.scalars(select(m.Route).where(m.Route.item_id == item_id).order_by(m.Route.id)))
 
 
-def route_pending(session: Session, *, actor: Actor, item_ids: list[int] | None = None) -> list[RouteReport]:
+def route_pending(
+    session: Session, *, actor: Actor, item_ids: list[int] | None = None, now: datetime | None = None
+) -> list[RouteReport]:
     """Route the given signals (default: every P1/P2 signal), skipping people already reached."""
     require(actor, "update")
     query = select(m.Signal.item_id).where(m.Signal.severity.in_([s for s, to in ROUTES.items() if to]))
     if item_ids is not None:
         query = query.where(m.Signal.item_id.in_(item_ids))
     return [
-        route_signal(session, item_id=item_id, actor=actor)
+        route_signal(session, item_id=item_id, actor=actor, now=now)
         for item_id in session.scalars(query.order_by(m.Signal.item_id))
     ]
 

@@ -14,6 +14,7 @@ training data for ``pathcast radar train`` (``export_corrections``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select, true
@@ -29,6 +30,7 @@ from pathcast.events import append_event
 from pathcast.radar import models as m
 from pathcast.radar.analysis import EntityCatalogue, TopicDictionary, WeightTable, analyse
 from pathcast.radar.analysis.intent import INTENT_LABELS
+from pathcast.radar.polarity_model import ActiveModel, load_active
 from pathcast.radar.service.settings import list_competitors, require, topic_dictionary, weight_table
 
 __all__ = [
@@ -76,36 +78,25 @@ MAX_REACH = 3.0
 
 
 def build_catalogue(session: Session) -> EntityCatalogue:
-    """Accounts (with industry and tier), contacts, products and competitors to link against.
-
-    crm's ``lookups`` has no "every name" read yet, so this reads crm's tables read-only
-    (names only); see docs/radar.md for the lookup that should replace it.
-    """
+    """Accounts (with industry and tier), contacts, products and competitors to link against."""
     catalogue = EntityCatalogue()
-    accounts = session.execute(
-        select(
-            crm_models.Account.id,
-            crm_models.Account.name,
-            crm_models.Account.industry,
-            crm_models.Account.tier,
+    names = lookups.entity_names(session)
+    for account in names.accounts:
+        catalogue.add(
+            "account",
+            account.id,
+            account.name,
+            short_names(account.name),
+            industry=account.industry,
+            tier=account.tier,
         )
-    )
-    for account_id, name, industry, tier in accounts:
-        if name:
-            catalogue.add("account", account_id, name, short_names(name), industry=industry, tier=tier)
-    for contact_id, name in session.execute(select(crm_models.Contact.id, crm_models.Contact.name)):
+    for contact_id, name in names.contacts:
         # A one- or two-character name (王工) would match everywhere: people are linked
         # through messages (which know the sender), not by such names in free text.
-        if name and len(name.strip()) >= 3:
+        if len(name.strip()) >= 3:
             catalogue.add("contact", contact_id, name)
-    products = session.execute(
-        select(crm_models.Product.id, crm_models.Product.name, crm_models.Product.code).where(
-            crm_models.Product.is_active.is_(True)
-        )
-    )
-    for product_id, name, code in products:
-        if name:
-            catalogue.add("product", product_id, name, [code] if code and len(code) >= 3 else [])
+    for product_id, name, code in names.products:
+        catalogue.add("product", product_id, name, [code] if code and len(code) >= 3 else [])
     for competitor in list_competitors(session):
         catalogue.add("competitor", competitor.id, competitor.name, list(competitor.aliases or []))
     return catalogue
@@ -133,14 +124,16 @@ class AnalysisContext:
     catalogue: EntityCatalogue
     dictionary: TopicDictionary
     weights: WeightTable
+    polarity: ActiveModel | None = None
 
     @classmethod
     def load(cls, session: Session) -> AnalysisContext:
-        """The catalogue, topic dictionary and weight table in force now."""
+        """The catalogue, topic dictionary, weight table and polarity model in force now."""
         return cls(
             catalogue=build_catalogue(session),
             dictionary=topic_dictionary(session),
             weights=weight_table(session),
+            polarity=load_active(),
         )
 
 
@@ -236,8 +229,32 @@ def signal_payload(item: m.Item, signal: m.Signal, source: m.Source) -> dict[str
     }
 
 
+def _keep_corrections(
+    session: Session, item: m.Item, signal: m.Signal, data: dict[str, Any]
+) -> dict[str, Any]:
+    """``data`` with the latest correction of each field applied to it and to ``signal``."""
+    latest: dict[str, str] = {}
+    for correction in session.scalars(
+        select(m.Correction).where(m.Correction.item_id == item.id).order_by(m.Correction.id)
+    ):
+        latest[correction.field] = correction.after
+    if not latest:
+        return data
+    for field, value in latest.items():
+        setattr(signal, field, value)
+        data = _relabelled(data, field, value)
+    signal.corrected = True
+    data["corrections"] = list((item.analysis or {}).get("corrections", []))
+    return data
+
+
 def analyse_item(
-    session: Session, *, item: m.Item, actor: Actor, context: AnalysisContext | None = None
+    session: Session,
+    *,
+    item: m.Item,
+    actor: Actor,
+    context: AnalysisContext | None = None,
+    now: datetime | None = None,
 ) -> m.Item:
     """Analyse one stored item, store the analysis and grade, link it, append ``radar.signal``.
 
@@ -262,15 +279,15 @@ def analyse_item(
         industry=account.industry if account is not None else None,
         account_tier=account.tier if account is not None else None,
         reach=reach_of(source),
+        polarity_model=context.polarity.scorer() if context.polarity is not None else None,
+        polarity_model_name=context.polarity.name if context.polarity is not None else "",
     )
     data = result.as_dict()
     account, contact_id = _links(session, item, data["entities"])
     data["reach"] = reach_of(source)
     data["account_id"] = account.id if account is not None else None
     data["contact_id"] = contact_id
-    item.analysis = data
-    item.severity = result.grade.level
-    now = utcnow()
+    now = now or utcnow()
     signal = session.get(m.Signal, item.id)
     if signal is None:
         signal = m.Signal(item_id=item.id, source_id=item.source_id)
@@ -284,6 +301,11 @@ def analyse_item(
     signal.score = round(result.grade.score, 1)
     signal.corrected = False
     signal.analysed_at = now
+    # A person's word outlasts the model's: analysing again (after a weight edit, a new
+    # model) keeps each field a rep corrected, and the list of corrections with it.
+    data = _keep_corrections(session, item, signal, data)
+    item.analysis = data
+    item.severity = signal.severity
     session.flush()
     append_event(
         session,
@@ -304,8 +326,12 @@ def pending_ids(session: Session, *, limit: int = 500) -> list[int]:
     )
 
 
-def analyse_items(session: Session, *, actor: Actor, item_ids: list[int]) -> list[m.Item]:
-    """Analyse these items with one shared catalogue; ids that do not exist are skipped."""
+def analyse_items(
+    session: Session, *, actor: Actor, item_ids: list[int], now: datetime | None = None
+) -> list[m.Item]:
+    """Analyse these items with one shared catalogue; ids that do not exist are skipped.
+
+    ``now`` stamps the analysis (the demo records its history at the demo's time)."""
     require(actor, "update")
     if not item_ids:
         return []
@@ -314,14 +340,14 @@ def analyse_items(session: Session, *, actor: Actor, item_ids: list[int]) -> lis
     for item_id in item_ids:
         item = session.get(m.Item, item_id)
         if item is not None:
-            done.append(analyse_item(session, item=item, actor=actor, context=context))
+            done.append(analyse_item(session, item=item, actor=actor, context=context, now=now))
     return done
 
 
-def analyse_pending(session: Session, *, actor: Actor, limit: int = 500) -> int:
+def analyse_pending(session: Session, *, actor: Actor, limit: int = 500, now: datetime | None = None) -> int:
     """Analyse up to ``limit`` items that have no analysis yet, oldest first; returns how many."""
     require(actor, "update")
-    return len(analyse_items(session, actor=actor, item_ids=pending_ids(session, limit=limit)))
+    return len(analyse_items(session, actor=actor, item_ids=pending_ids(session, limit=limit), now=now))
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -415,9 +441,7 @@ def _check_value(field: str, value: Any) -> str:
     return str(value)
 
 
-def _corrected_analysis(
-    analysis: dict[str, Any], field: str, value: str, correction: dict[str, Any]
-) -> dict[str, Any]:
+def _relabelled(analysis: dict[str, Any], field: str, value: str) -> dict[str, Any]:
     data = dict(analysis)
     if field == "polarity":
         data["polarity"] = {**data.get("polarity", {}), "label": value}
@@ -425,6 +449,13 @@ def _corrected_analysis(
         data["intent"] = {**data.get("intent", {}), "label": value}
     else:
         data["grade"] = {**data.get("grade", {}), "level": value}
+    return data
+
+
+def _corrected_analysis(
+    analysis: dict[str, Any], field: str, value: str, correction: dict[str, Any]
+) -> dict[str, Any]:
+    data = _relabelled(analysis, field, value)
     data["corrections"] = [*data.get("corrections", []), correction]
     return data
 
