@@ -9,7 +9,10 @@ in-process worker (see bench/automation.py, which also runs alone), and the fore
 win-model train time at 100k and 1M synthetic opportunities, scoring throughput and the
 Maven backtest's wall time (see bench/forecast.py, which also runs alone), and the radar:
 texts analysed per second (Chinese, English) and BM25 retrieval latency p50/p99 over 100k
-knowledge-base passages (see bench/radar.py, which also runs alone). Each run uses
+knowledge-base passages (see bench/radar.py, which also runs alone), and the hives: board
+and timeline rendering with 500 tasks, the promise check with 200 resources and 2,000
+reservations, and health recomputation for 10,000 hives (bench/hives_board.py,
+hives_capacity.py, hives_health.py, each also runs alone). Each run uses
 fresh databases (a temp SQLite file; a private PostgreSQL schema that is dropped afterwards).
 """
 
@@ -31,6 +34,9 @@ from sqlalchemy import create_engine, text
 import automation
 import collect
 import forecast
+import hives_board
+import hives_capacity
+import hives_health
 import radar
 from pathcast.db import dispose_engines, unit_of_work
 from pathcast.events import EventDraft, append_event, append_events, verify_chain
@@ -143,12 +149,23 @@ def main() -> int:
         "--skip-radar", action="store_true", help="leave out the radar analysis and retrieval"
     )
     parser.add_argument(
-        "--only", choices=("collect", "automation", "forecast", "radar"), help="run only this section"
+        "--skip-hives", action="store_true", help="leave out the hives board, promise check and health"
+    )
+    parser.add_argument(
+        "--only",
+        choices=("collect", "automation", "forecast", "radar", "hives"),
+        help="run only this section",
     )
     collect.add_size_arguments(parser, prefix="collect-")
     automation.add_size_arguments(parser, prefix="automation-")
     forecast.add_size_arguments(parser, prefix="forecast-")
     radar.add_size_arguments(parser, prefix="radar-")
+    hives_board.add_size_arguments(parser, prefix="hives-board-")
+    hives_health.add_size_arguments(parser, prefix="hives-health-")
+    parser.add_argument("--hives-resources", type=int, default=200, help="resources in the promise check")
+    parser.add_argument(
+        "--hives-reservations", type=int, default=2000, help="reservations in the promise check"
+    )
     args = parser.parse_args()
     if args.only == "collect" and args.skip_collect:
         parser.error("--only collect and --skip-collect exclude each other")
@@ -158,6 +175,8 @@ def main() -> int:
         parser.error("--only forecast and --skip-forecast exclude each other")
     if args.only == "radar" and args.skip_radar:
         parser.error("--only radar and --skip-radar exclude each other")
+    if args.only == "hives" and args.skip_hives:
+        parser.error("--only hives and --skip-hives exclude each other")
     engines = (("SQLite", sqlite_database), ("PostgreSQL", postgres_database))
     rows: list[tuple[str, str, str]] = []
     details: list[str] = []
@@ -220,6 +239,10 @@ def main() -> int:
         )
     if not args.skip_radar and args.only in (None, "radar"):
         rows += radar.run_all(args.radar_texts, args.radar_passages, args.radar_queries)
+    if not args.skip_hives and args.only in (None, "hives"):
+        rows += hives_board.run_all(args.hives_board_tasks, args.hives_board_runs)
+        rows += hives_capacity.run_all(args.hives_resources, args.hives_reservations)
+        rows += hives_health.run_all(args.hives_health_hives, args.hives_health_sample)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = (
         f"## {stamp} — {os.cpu_count()} cores, {platform.machine()}, Python "

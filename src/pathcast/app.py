@@ -15,6 +15,11 @@ from pathcast.crm.api import router as crm_router
 from pathcast.db import unit_of_work
 from pathcast.events_api import router as events_router
 from pathcast.forecast.api import router as forecast_router
+from pathcast.hives.api import router as hives_router
+from pathcast.hives.api_archive import router as hives_archive_router
+from pathcast.hives.api_board import router as hives_board_router
+from pathcast.hives.api_capacity import router as hives_capacity_router
+from pathcast.hives.api_health import router as hives_health_router
 from pathcast.problems import install_problem_handlers
 from pathcast.radar.api import router as radar_router
 from pathcast.radar.api_cases import router as radar_cases_router
@@ -91,6 +96,12 @@ def create_app() -> FastAPI:
     api.include_router(radar_knowledge_router)
     api.include_router(radar_matrix_router)
     api.include_router(radar_cases_router)
+    # the hive's own routes (/hives/{hive_id}) last, after the fixed paths of the others
+    api.include_router(hives_board_router)
+    api.include_router(hives_capacity_router)
+    api.include_router(hives_archive_router)
+    api.include_router(hives_health_router)
+    api.include_router(hives_router)
     api.include_router(signals_public_router)
     api.include_router(signals_inbound_router)
     app.include_router(api)

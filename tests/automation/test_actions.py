@@ -74,7 +74,6 @@ def deal(session: Session) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("data", "word"),
     [
-        ({"type": "create_hive", "template": "交付"}, "hives"),
         ({"type": "generate_plan", "kind": "promotion"}, "plans"),
     ],
 )

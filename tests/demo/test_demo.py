@@ -45,6 +45,8 @@ NOW_STAMPED = (
     "radar_knowledge",
     "radar_matrix_row",
     "radar_case_study",
+    "hive_template",
+    "hive_resource",
 )
 
 

@@ -107,6 +107,13 @@ RIGHTS: dict[str, dict[Role, str]] = {
     # The radar's response toolbox content (knowledge Q&A, competitor matrix, case studies):
     # product marketing (managers) and admins edit it; reps read it and draft from it.
     "radar_toolbox": {Role.admin: "crud", Role.manager: "crud", Role.rep: "r"},
+    # Task hives: sellers open them; delivery members work in the hives they belong to
+    # (row scoping in hives.service.access), never in the pipeline.
+    "hive": {Role.admin: "crud", Role.manager: "crud", Role.rep: "cru", Role.member: "ru"},
+    # Hive templates: admins edit them, everyone who works in hives reads them.
+    "hive_template": {Role.admin: "crud", Role.manager: "r", Role.rep: "r", Role.member: "r"},
+    # Capacity (resources and reservations): production planners (members) and managers keep it.
+    "hive_resource": {Role.admin: "crud", Role.manager: "cru", Role.rep: "r", Role.member: "cru"},
     "user": {Role.admin: "crud", Role.manager: "r", Role.rep: "r", Role.member: "r"},
     "team": {Role.admin: "crud", Role.manager: "r", Role.rep: "r", Role.member: "r"},
 }

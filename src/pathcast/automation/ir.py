@@ -298,9 +298,9 @@ Action = Annotated[
 ]
 
 # Actions whose package does not exist yet: they compile and validate, and at run time
-# record a clear "not available" outcome instead of failing silently. (``add_member`` works:
-# until hives exist, "the collaboration" of an account is its account team.)
-NOT_YET_AVAILABLE = frozenset({"create_hive", "generate_plan"})
+# record a clear "not available" outcome instead of failing silently. (``create_hive`` and
+# ``add_member`` work: the collaboration of an account is its account team and its active hive.)
+NOT_YET_AVAILABLE = frozenset({"generate_plan"})
 
 
 # --- the rule -----------------------------------------------------------------------------------

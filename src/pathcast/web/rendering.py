@@ -172,5 +172,6 @@ def render_error(request: Request, status: int, title: str, detail: str) -> Resp
         "detail": detail,
         "signed_in": csrf_token is not None,
         "user_name": user_name,
+        "viewer_role": getattr(request.state, "user_role", None),
     }
     return render(page, "error.html", context, status_code=status)

@@ -153,6 +153,8 @@ def signed_in_user(request: Request, session: DbSession) -> tuple[User, str] | N
         return None
     request.state.locale = user.locale
     request.state.user_name = user.name
+    # the error page's navigation shows only the links this role may use
+    request.state.user_role = str(user.role)
     request.state.csrf_token = web_session.csrf_token
     return user, web_session.csrf_token
 

@@ -30,6 +30,11 @@ from pathcast.web import (
     forecast,
     forecast_deal,
     forecast_insights,
+    hives,
+    hives_archive,
+    hives_board,
+    hives_capacity,
+    hives_health,
     lists,
     radar,
     radar_cases,
@@ -131,6 +136,11 @@ def install_web(app: FastAPI) -> None:
     app.include_router(radar_matrix.router)
     app.include_router(radar_cases.router)
     app.include_router(radar_deal.router)
+    app.include_router(hives_board.router)
+    app.include_router(hives_capacity.router)
+    app.include_router(hives_archive.router)
+    app.include_router(hives_health.router)
+    app.include_router(hives.router)
     app.include_router(automation_rules.router)
     app.include_router(automation_inbox.router)
     app.include_router(forecast.router)

@@ -16,8 +16,9 @@ It keeps the two rules every adapter shares:
 
 ``require_approval`` and ``require_confirmation`` are flow, not side effects: the engine
 handles them and they are refused here. ``add_member`` adds people to the account's team
-(the collaboration until hives exist, see ``members``); ``create_hive`` and
-``generate_plan`` compile today and answer ``not_available`` until their packages exist.
+and to the account's active hive (see ``members`` and ``hives``); ``create_hive`` opens a
+task hive from a template (``hives``); ``generate_plan`` compiles today and answers
+``not_available`` until its package exists.
 """
 
 from __future__ import annotations
@@ -27,17 +28,13 @@ from typing import Any
 from pathcast.automation import ir
 
 # Submodules by name (not their functions), so ``actions.notify`` stays the module.
-from pathcast.automation.actions import meetings, members, notify, records, webhook
+from pathcast.automation.actions import hives, meetings, members, notify, records, webhook
 from pathcast.automation.actions.base import ActionContext, Handler, Outcome, Subject
 from pathcast.automation.actions.notify import find_receipt, write_receipt
 
 ENGINE_HANDLED = frozenset({"require_approval", "require_confirmation"})
 
 NOT_AVAILABLE_REASONS: dict[str, tuple[str, str]] = {
-    "create_hive": (
-        "hives are not available yet: no hive was created",
-        "任务蜂巢（hives）尚未上线：未创建蜂巢",
-    ),
     "generate_plan": (
         "plans (playbooks) are not available yet: no plan was generated",
         "方案生成（playbooks）尚未上线：未生成方案",
@@ -63,7 +60,7 @@ HANDLERS: dict[str, Handler] = {
     "push_content": records.push_content,
     "webhook": webhook.webhook,
     "add_member": members.add_member,
-    "create_hive": _not_available,
+    "create_hive": hives.create_hive_action,
     "generate_plan": _not_available,
 }
 

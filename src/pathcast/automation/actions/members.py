@@ -1,7 +1,7 @@
 """``add_member``: bring people into the collaboration of the run's account, with a context brief.
 
-Task hives do not exist yet, so "the collaboration" of an account is its account team
-(``auth.positions``: "the account's CSM"). The action resolves its ``member`` recipient (a
+"The collaboration" of an account is its account team (``auth.positions``: "the account's
+CSM") and, when the account has a hive people still work in, that hive too (``hives``). The action resolves its ``member`` recipient (a
 position such as 客户成功经理 → its holders; a relation such as "the account's CSM" → the
 account team), finds the account the run is about (from an account, deal, contract,
 subscription, quote, ticket… subject), puts each person on the team, and sends each *new*
@@ -25,6 +25,7 @@ from pathcast.auth.permissions import Actor
 from pathcast.automation import ir
 from pathcast.automation.actions import recipients
 from pathcast.automation.actions.base import ActionContext, Outcome
+from pathcast.automation.actions.hives import join_active_hive
 from pathcast.automation.actions.notify import Compose, Delivery, Letter, deliver_personal, text
 from pathcast.crm import service as crm
 from pathcast.crm.service import lookups as crm_lookups
@@ -209,6 +210,16 @@ def add_member(action: ir.AddMemberAction, ctx: ActionContext) -> Outcome:
     )
     if ctx.dry_run:
         already = {member.id for member in positions.account_team(session, account_id)}
+        hive = join_active_hive(
+            session,
+            ctx,
+            account_id=account_id,
+            users=users,
+            recipient=action.member,
+            position_key=position.key if position is not None else None,
+        )
+        if hive is not None:
+            detail["hive"] = hive
         return Outcome(
             "done",
             {**detail, "dry_run": True, "would_add": [u.email for u in users if u.id not in already]},
@@ -221,6 +232,11 @@ def add_member(action: ir.AddMemberAction, ctx: ActionContext) -> Outcome:
     ]
     detail["added"] = [user.email for user in added]
     detail["already_members"] = [user.email for user in users if user not in added]
+    hive = join_active_hive(
+        session, ctx, account_id=account_id, users=users, recipient=action.member, position_key=position.key
+    )
+    if hive is not None:
+        detail["hive"] = hive
     if not added:
         return Outcome("done", detail)
     delivery = Delivery()

@@ -16,7 +16,8 @@ The index keys every event-driven rule by what an event must carry to concern it
   are matched by id, key, English or Chinese name, or status class.
 - ``metric``: by ``(entity, metric)`` for events typed ``metric.*`` whose payload holds
   ``{"metric", "value", "previous"?}``, and likewise for ``forecast.*`` events whose payload
-  has a ``metric`` (``forecast.renewal_risk``, ``forecast.deal_risk_changed``). A metric rule
+  has a ``metric`` (``forecast.renewal_risk``, ``forecast.deal_risk_changed``), and
+  ``hive.health_changed`` (``{"metric": "hive_health", "value", "previous"}``). A metric rule
   fires when the value *crosses* the threshold: it satisfies it now and the previous value
   (when given) did not.
 - ``signal``: events typed ``radar.signal`` with ``{"keywords"|"keyword", "text",
@@ -293,10 +294,13 @@ def _metric_entry(rule: CompiledRule, trigger: MetricTrigger) -> Entry:
 
 
 def _metric_shaped(event_type: str, payload: dict[str, Any]) -> bool:
-    """``metric.*`` events, and the forecast's (``forecast.renewal_risk``…) that carry a metric:
-    both are matched by metric rules, crossing included."""
+    """``metric.*`` events, and the forecast's (``forecast.renewal_risk``…) and the hives'
+    (``hive.health_changed``) that carry a metric: all are matched by metric rules,
+    crossing included."""
     if event_type.startswith("metric."):
         return True
+    if event_type == "hive.health_changed":
+        return bool(payload.get("metric"))
     return event_type.startswith("forecast.") and bool(payload.get("metric"))
 
 

@@ -61,9 +61,17 @@ def _match_contact(session: Session, draft: MessageDraft) -> Any:
 
 
 def ingest_message(
-    session: Session, *, draft: MessageDraft, actor: Actor, connector_id: int | None = None
+    session: Session,
+    *,
+    draft: MessageDraft,
+    actor: Actor,
+    connector_id: int | None = None,
+    received_at: datetime | None = None,
 ) -> IngestResult:
-    """Store the message once and file it as an activity on its contact, account and deal."""
+    """Store the message once and file it as an activity on its contact, account and deal.
+
+    ``received_at`` defaults to now; the demo passes its own clock so its history stays in
+    the past and loads the same every time."""
     existing = session.scalars(
         select(m.InboundMessage).where(
             m.InboundMessage.channel == draft.channel,
@@ -104,7 +112,7 @@ def ingest_message(
         thread_key=draft.thread_key,
         is_reply=draft.is_reply,
         sent_at=draft.sent_at,
-        received_at=utcnow(),
+        received_at=received_at or utcnow(),
         contact_id=contact.id if contact is not None else None,
         account_id=account_id,
         opportunity_id=opportunity.id if opportunity is not None else None,
