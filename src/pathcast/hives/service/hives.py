@@ -257,9 +257,22 @@ def create_hive(
             session, actor, hive_id=hive.id, user_id=spec.user_id, function=spec.function, now=at, hive=hive
         )
     if definition is not None:
+        _assign_milestones(session, hive)
         _open_template_risks(session, hive, definition, at)
     recompute(session, actor, hive, now=at)
     return hive
+
+
+def _assign_milestones(session: Session, hive: m.Hive) -> None:
+    """Each milestone (and its checklist) starts owned by the first member of its function:
+    someone answers for every date on the board from day one."""
+    owners: dict[str, int] = {}
+    for member in members_of(session, hive.id):
+        owners.setdefault(member.function, member.user_id)
+    for task in session.scalars(select(m.Task).where(m.Task.hive_id == hive.id, m.Task.owner_id.is_(None))):
+        if task.function in owners:
+            task.owner_id = owners[task.function]
+    session.flush()
 
 
 def _instantiate(session: Session, hive: m.Hive, definition: Any, start: date) -> dict[str, m.Task]:
