@@ -232,3 +232,17 @@ def test_templates_are_admin_written_and_errors_name_their_path(session: Session
     with pytest.raises(InvalidInput) as unknown:
         create_hive(session, world.rep, account_id=world.account_id, template="no such template")
     assert unknown.value.errors[0].field == "template"
+
+
+def test_a_hive_opens_only_on_an_account_and_deal_the_seller_may_read(session: Session, world: World) -> None:
+    # Before, the account was read without scoping: a rep could open a hive on another
+    # team's account (and a hive could point at any deal).
+    with pytest.raises(InvalidInput) as hidden:
+        create_hive(session, world.rep, account_id=world.west_account_id, template="line_upgrade")
+    assert [error.field for error in hidden.value.errors] == ["account_id"]
+    west_deal = f.opportunity(session, world.west_rep, name="West deal", account_id=world.west_account_id)
+    with pytest.raises(InvalidInput) as foreign:
+        create_hive(session, world.admin, account_id=world.account_id, opportunity_id=west_deal.id)
+    assert [error.field for error in foreign.value.errors] == ["opportunity_id"]
+    made = create_hive(session, world.admin, account_id=world.west_account_id, opportunity_id=west_deal.id)
+    assert made.opportunity_id == west_deal.id

@@ -24,9 +24,9 @@ from pathcast.auth import positions
 from pathcast.auth.models import Role, User
 from pathcast.auth.permissions import Actor
 from pathcast.crm import models as crm_models
-from pathcast.crm.service import lookups
+from pathcast.crm.service import get_readable, spec_for
 from pathcast.db import utcnow
-from pathcast.errors import FieldError, InvalidInput, NotFound
+from pathcast.errors import FieldError, InvalidInput, NotFound, PermissionDenied
 from pathcast.events import append_event
 from pathcast.hives import models as m
 from pathcast.hives import schedule
@@ -188,9 +188,23 @@ def create_hive(
     require(actor, "create")
     at = now or utcnow()
     errors: list[FieldError] = []
-    account = lookups.get_account(session, account_id)
-    if account is None:
-        raise InvalidInput.single("account_id", "unknown_reference", message=f"no account {account_id}")
+    # The account and the deal are read with the caller's crm scoping: a rep cannot open a
+    # hive on (and so learn of) an account or a deal of another team.
+    try:
+        account = get_readable(session, actor, spec_for("account"), account_id)
+    except (NotFound, PermissionDenied):
+        raise InvalidInput.single(
+            "account_id", "unknown_reference", message=f"no account {account_id}"
+        ) from None
+    if opportunity_id is not None:
+        try:
+            deal = get_readable(session, actor, spec_for("opportunity"), opportunity_id)
+        except (NotFound, PermissionDenied):
+            deal = None
+        if deal is None or deal.account_id != account.id:
+            errors.append(
+                FieldError("opportunity_id", "unknown_reference", {"message": "a deal of this account"})
+            )
     chosen: m.Template | None = None
     if isinstance(template, int):
         chosen = session.get(m.Template, template)
