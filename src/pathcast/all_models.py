@@ -14,6 +14,7 @@ from pathcast.hives import models as hives_models
 
 # The hive archive files every message signals receives (a reaction on signals.message_received).
 from pathcast.hives.service import archive as hives_archive  # noqa: F401
+from pathcast.portal import models as portal_models
 from pathcast.radar import models as radar_models
 from pathcast.signals import models as signals_models
 from pathcast.signals import service as signals_service  # noqa: F401
@@ -28,6 +29,7 @@ __all__ = [
     "forecast_models",
     "hives_models",
     "metadata",
+    "portal_models",
     "radar_models",
     "signals_models",
 ]

@@ -200,6 +200,8 @@ def _register_subcommands() -> None:
     from pathcast.crm.cli import import_app
     from pathcast.demo import demo_command
     from pathcast.forecast.cli import forecast_app, leads_app
+    from pathcast.portal.cli import documents_app
+    from pathcast.portal.cli_exports import export_app
     from pathcast.radar import cli_ops  # noqa: F401  (registers source add, sources, poll, signals)
     from pathcast.radar.cli import radar_app
     from pathcast.signals.cli import signals_app
@@ -210,6 +212,8 @@ def _register_subcommands() -> None:
     app.add_typer(leads_app, name="leads")
     app.add_typer(forecast_app, name="forecast")
     app.add_typer(radar_app, name="radar")
+    app.add_typer(documents_app, name="documents")
+    app.add_typer(export_app, name="export")
     app.command("demo")(demo_command)
 
 

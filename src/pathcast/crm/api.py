@@ -26,6 +26,7 @@ from pathcast.crm.service.registry import EntitySpec
 from pathcast.deps import CurrentActor, DbSession
 from pathcast.errors import InvalidInput, NotFound
 from pathcast.events import events_for_entity, state_as_of
+from pathcast.portal.service import documents as document_exports
 from pathcast.schemas import Page, ProjectBase
 
 RESERVED_QUERY = frozenset({"q", "sort", "cursor", "limit"})
@@ -307,12 +308,22 @@ def upload_document_version(
 def download_document_version(
     item_id: int, version: int, session: DbSession, actor: CurrentActor
 ) -> Response:
-    service.get_readable(session, actor, DOCUMENT, item_id)
+    document = service.get_readable(session, actor, DOCUMENT, item_id)
     found = next(
         (v for v in document_service.document_versions(session, item_id) if v.version == version), None
     )
     if found is None:
         raise NotFound(entity="document", id=f"{item_id} v{version}")
+    if document_exports.needs_watermark(document, found):
+        # A proposal or an account's PDF leaves only as a watermarked, recorded copy.
+        content, filename, _ = document_exports.export_document(
+            session, actor, document_id=item_id, version=version
+        )
+        return Response(
+            content,
+            media_type="application/pdf",
+            headers={"Content-Disposition": content_disposition(filename)},
+        )
     return Response(
         document_service.read_content(found),
         media_type=found.content_type,

@@ -1,0 +1,1 @@
+"""Portal services, one module per use case (``documents``: watermarked exports)."""
