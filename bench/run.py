@@ -37,6 +37,7 @@ import forecast
 import hives_board
 import hives_capacity
 import hives_health
+import portal_export
 import radar
 from pathcast.db import dispose_engines, unit_of_work
 from pathcast.events import EventDraft, append_event, append_events, verify_chain
@@ -151,9 +152,10 @@ def main() -> int:
     parser.add_argument(
         "--skip-hives", action="store_true", help="leave out the hives board, promise check and health"
     )
+    parser.add_argument("--skip-portal", action="store_true", help="leave out the portal's account export")
     parser.add_argument(
         "--only",
-        choices=("collect", "automation", "forecast", "radar", "hives"),
+        choices=("collect", "automation", "forecast", "radar", "hives", "portal"),
         help="run only this section",
     )
     collect.add_size_arguments(parser, prefix="collect-")
@@ -166,6 +168,7 @@ def main() -> int:
     parser.add_argument(
         "--hives-reservations", type=int, default=2000, help="reservations in the promise check"
     )
+    portal_export.add_size_arguments(parser, prefix="portal-")
     args = parser.parse_args()
     if args.only == "collect" and args.skip_collect:
         parser.error("--only collect and --skip-collect exclude each other")
@@ -243,6 +246,8 @@ def main() -> int:
         rows += hives_board.run_all(args.hives_board_tasks, args.hives_board_runs)
         rows += hives_capacity.run_all(args.hives_resources, args.hives_reservations)
         rows += hives_health.run_all(args.hives_health_hives, args.hives_health_sample)
+    if not args.skip_portal and args.only in (None, "portal"):
+        rows += portal_export.run_all(args.portal_activities, args.portal_documents)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = (
         f"## {stamp} — {os.cpu_count()} cores, {platform.machine()}, Python "

@@ -20,7 +20,12 @@ from pathcast.hives.api_archive import router as hives_archive_router
 from pathcast.hives.api_board import router as hives_board_router
 from pathcast.hives.api_capacity import router as hives_capacity_router
 from pathcast.hives.api_health import router as hives_health_router
+from pathcast.portal.api import router as portal_router
+from pathcast.portal.api_admin import router as portal_admin_router
+from pathcast.portal.api_audit import router as portal_audit_router
 from pathcast.portal.api_exports import router as portal_exports_router
+from pathcast.portal.api_grants import router as portal_grants_router
+from pathcast.portal.api_pages import router as portal_pages_router
 from pathcast.problems import install_problem_handlers
 from pathcast.radar.api import router as radar_router
 from pathcast.radar.api_cases import router as radar_cases_router
@@ -98,6 +103,11 @@ def create_app() -> FastAPI:
     api.include_router(radar_matrix_router)
     api.include_router(radar_cases_router)
     api.include_router(portal_exports_router)
+    api.include_router(portal_pages_router)
+    api.include_router(portal_grants_router)
+    api.include_router(portal_admin_router)
+    api.include_router(portal_audit_router)
+    api.include_router(portal_router)
     # the hive's own routes (/hives/{hive_id}) last, after the fixed paths of the others
     api.include_router(hives_board_router)
     api.include_router(hives_capacity_router)

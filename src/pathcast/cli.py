@@ -175,8 +175,26 @@ def token_create(
 
 
 @audit_app.command("verify")
-def audit_verify(as_json: JsonOption = False) -> None:
-    """Walk the hash chain; exit 0 with the count checked, or 1 naming the first bad event."""
+def audit_verify(
+    as_json: JsonOption = False,
+    export: Annotated[
+        str | None,
+        typer.Option(
+            "--export",
+            metavar="FILE",
+            help="Verify a customer's exported audit file offline (no database) instead of the log.",
+        ),
+    ] = None,
+) -> None:
+    """Walk the hash chain; exit 0 with the count checked, or 1 naming the first bad event.
+
+    With ``--export FILE``: check that audit file offline; exit 0 intact, 1 problems
+    (naming the seq), 2 unreadable."""
+    if export is not None:
+        from pathcast.portal.cli_audit import verify_export
+
+        verify_export(export, as_json=as_json)
+        return
     from pathcast.db import unit_of_work
     from pathcast.events import verify_chain
 

@@ -1,4 +1,5 @@
 """``pathcast import crm``: bring CSV exports of other CRMs into Pathcast.
+(``pathcast import pathcast-export`` lives in ``pathcast.portal.cli_reimport``.)
 
 Registered by ``pathcast.cli`` as the ``import`` group. Exit code 0 when the import
 ran (rejected rows included; see the rejects file), 2 when the input is unusable.
@@ -142,3 +143,14 @@ def _print_summary(report: ImportReport) -> None:
             highlight=False,
         )
     console.print(f"{report.rows_read} rows in {report.elapsed_seconds:.1f} s", highlight=False)
+
+
+@import_app.command("pathcast-export")
+def import_pathcast_export(
+    file: Annotated[Path, typer.Argument(help="A ZIP written by `pathcast export account --format zip`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+) -> None:
+    """Import a Pathcast ZIP export (verified against its manifest first); re-running it duplicates nothing."""
+    from pathcast.portal.cli_reimport import run
+
+    run(file, as_json=as_json)

@@ -29,6 +29,7 @@ from pathcast.demo.context import DealSpec, Demo
 from pathcast.demo.deals import plan_deals, renewal_spec, run_deal
 from pathcast.demo.hives import create_hive_demo
 from pathcast.demo.people import ADMIN_EMAIL, create_account_teams, create_customer_login, create_staff
+from pathcast.demo.portal import seed_portal
 from pathcast.demo.radar import create_radar
 from pathcast.demo.rules import create_rules
 from pathcast.errors import Conflict, InvalidInput
@@ -166,5 +167,6 @@ def load_demo(
     create_rules(demo)
     create_radar(demo)
     create_hive_demo(demo)
+    seed_portal(demo)
     session.flush()
     return DemoResult(counts=count_rows(session), logins=demo.logins, seed=seed, today=demo.today)

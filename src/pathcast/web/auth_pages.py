@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from pathcast.auth import service as auth_service
+from pathcast.auth.models import Role
 from pathcast.auth.permissions import Actor
 from pathcast.auth.sessions import (
     SESSION_COOKIE,
@@ -19,6 +20,7 @@ from pathcast.config import get_settings
 from pathcast.deps import DbSession
 from pathcast.errors import InvalidInput, PermissionDenied, Unauthenticated
 from pathcast.i18n import LOCALES
+from pathcast.web.portal import finish_sign_in
 from pathcast.web.rendering import PageContext, render
 from pathcast.web.security import (
     LOCALE_COOKIE,
@@ -118,6 +120,9 @@ def login(
         return _login_page(
             request, email=email, next_url=next_url, error=page.t(f"errors.{error.code}"), status_code=401
         )
+    if user.role == Role.customer_contact.value:
+        # Customers belong in the portal, through its door: the second factor applies.
+        return finish_sign_in(request, session, user, method="password", next_url=next_url)
     cookie, _web_session = new_session_cookie(user.id)
     response = _redirect(next_url)
     set_cookie(response, SESSION_COOKIE, cookie, max_age=get_settings().session_max_age_seconds)

@@ -36,6 +36,11 @@ from pathcast.web import (
     hives_capacity,
     hives_health,
     lists,
+    portal,
+    portal_admin,
+    portal_audit,
+    portal_grants,
+    portal_pages,
     radar,
     radar_cases,
     radar_deal,
@@ -141,6 +146,11 @@ def install_web(app: FastAPI) -> None:
     app.include_router(hives_archive.router)
     app.include_router(hives_health.router)
     app.include_router(hives.router)
+    app.include_router(portal_pages.router)
+    app.include_router(portal_grants.router)
+    app.include_router(portal_admin.router)
+    app.include_router(portal_audit.router)
+    app.include_router(portal.router)
     app.include_router(automation_rules.router)
     app.include_router(automation_inbox.router)
     app.include_router(forecast.router)
