@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -244,3 +245,12 @@ def user_for_token(session: Session, secret: str) -> User:
     if user is None or not user.is_active:
         raise Unauthenticated("bad_token")
     return user
+
+
+def user_names(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
+    """``{user id: display name}`` for the given ids (staff names are readable by every user)."""
+    wanted = sorted({int(user_id) for user_id in user_ids if user_id is not None})
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.id, User.name).where(User.id.in_(wanted)))
+    return {int(user_id): str(name) for user_id, name in rows}

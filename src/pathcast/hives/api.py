@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
+from pathcast.auth import service as auth_service
 from pathcast.deps import CurrentActor, DbSession
 from pathcast.hives import models as m
 from pathcast.hives import schemas as s
@@ -39,7 +40,7 @@ def hive_read(session: Session, hive: m.Hive, *, detail: bool = False) -> s.Hive
     if not detail:
         return s.HiveRead(**base)
     members = members_of(session, hive.id)
-    names = directory.user_names(session, [member.user_id for member in members])
+    names = auth_service.user_names(session, [member.user_id for member in members])
     return s.HiveDetailRead(
         **base,
         health_components=hive.health_components or {},
@@ -52,7 +53,7 @@ def hive_read(session: Session, hive: m.Hive, *, detail: bool = False) -> s.Hive
 
 def _members_read(session: Session, hive_id: int) -> list[s.HiveMemberRead]:
     members = members_of(session, hive_id)
-    names = directory.user_names(session, [member.user_id for member in members])
+    names = auth_service.user_names(session, [member.user_id for member in members])
     return [
         s.HiveMemberRead.model_validate(member).model_copy(update={"name": names.get(member.user_id)})
         for member in members
@@ -185,7 +186,7 @@ def add_hive_member(
     )
     if not new:
         response.status_code = 200
-    names = directory.user_names(session, [member.user_id])
+    names = auth_service.user_names(session, [member.user_id])
     return s.HiveMemberRead.model_validate(member).model_copy(update={"name": names.get(member.user_id)})
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import importlib
 import io
 import itertools
 import json
@@ -626,7 +625,7 @@ def evaluate_lexicon(
         raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
     mapping = polarity_mapping(sorted(set(labels)))
     scorer, _source = _lexicon_scorer()
-    if mapping is None or scorer is None:
+    if mapping is None:
         raise DatasetInvalid(
             f"词典模型只评估极性标签（0/1、pos/neg、正面/负面）/ the default lexicon model scores "
             f"polarity labels only (0/1, pos/neg, 正面/负面); column {label_column!r} is not one",
@@ -679,21 +678,14 @@ def _evaluation(
     )
 
 
-def _lexicon_scorer() -> tuple[Callable[[str], Any] | None, str]:
-    """The lexicon polarity function of ``pathcast.radar.analysis.polarity`` if present.
+def _lexicon_scorer() -> tuple[Callable[[str], Any], str]:
+    """The shipped polarity scorer (``analysis.polarity.score``) and its name.
 
-    Imported lazily and guarded: that module is written separately and may be absent.
-    """
-    try:
-        module = importlib.import_module("pathcast.radar.analysis.polarity")
-    except ImportError:
-        return None, "pathcast.radar.analysis.polarity is not installed; no lexicon baseline"
-    # ``score(text) -> Polarity`` (with ``.label``) is its API; the rest are fallbacks
-    for name in ("score", "polarity"):
-        scorer = getattr(module, name, None)
-        if callable(scorer):
-            return scorer, f"pathcast.radar.analysis.polarity.{name}"
-    return None, "pathcast.radar.analysis.polarity has no polarity() function; no lexicon baseline"
+    Imported here, not at module level: training runs without the analysis package's
+    lexicon loaded until a baseline is asked for."""
+    from pathcast.radar.analysis.polarity import score
+
+    return score, "pathcast.radar.analysis.polarity.score"
 
 
 def _polarity_name(result: Any) -> str:
@@ -713,11 +705,9 @@ def lexicon_baseline(
     if mapping is None:
         return None, "labels are not a polarity scheme (0/1, pos/neg, 正面/负面); no lexicon baseline"
     scorer, name = _lexicon_scorer()
-    if scorer is None:
-        return None, name
     try:
         predicted = [_polarity_name(scorer(text)) for text in texts]
-    except Exception as error:  # another package's code: report, never break evaluate
+    except Exception as error:  # a lexicon bug must not cost the model's evaluation
         return None, f"{name} failed: {error.__class__.__name__}: {error}"
     truth = [mapping[label] for label in labels]
     decided = [(p, t) for p, t in zip(predicted, truth, strict=True) if p != "neutral"]

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from pathcast.auth import service as auth_service
 from pathcast.auth.permissions import may
 from pathcast.crm.service import readable_query, spec_for
 from pathcast.deps import DbSession
@@ -247,7 +248,7 @@ def _members_panel(
     context = {
         "hive": hive,
         "members": members,
-        "names": directory.user_names(session, [member.user_id for member in members]),
+        "names": auth_service.user_names(session, [member.user_id for member in members]),
         "may_manage": manage,
         "functions": m.FUNCTIONS,
         "people": [(uid, name) for uid, name in directory.staff_choices(session) if uid not in in_hive]

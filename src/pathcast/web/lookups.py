@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pathcast.auth.models import User
+from pathcast.auth import service as auth_service
 from pathcast.auth.permissions import Actor, may
 from pathcast.crm import models as m
 from pathcast.crm.service import SPECS
@@ -34,11 +34,7 @@ def _ids(values: Iterable[Any]) -> set[int]:
 
 def user_names(session: Session, ids: Iterable[Any]) -> dict[int, str]:
     """``{user id: display name}`` for the given ids."""
-    wanted = _ids(ids)
-    if not wanted:
-        return {}
-    rows = session.execute(select(User.id, User.name).where(User.id.in_(wanted)))
-    return {int(row.id): str(row.name) for row in rows}
+    return auth_service.user_names(session, _ids(ids))
 
 
 def account_names(session: Session, actor: Actor, ids: Iterable[Any]) -> dict[int, str]:

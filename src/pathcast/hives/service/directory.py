@@ -22,10 +22,9 @@ from pathcast.db import utcnow
 from pathcast.errors import FieldError, InvalidInput, PermissionDenied
 from pathcast.events import append_event
 from pathcast.hives import models as m
-from pathcast.hives.service.access import readable_hives, require, writable_hive
+from pathcast.hives.service.access import readable_hives, writable_hive
 from pathcast.hives.service.hives import (
     NAME_MAX,
-    MemberSpec,
     add_member,
     recompute,
     remove_member,
@@ -44,7 +43,6 @@ __all__ = [
     "staff_choices",
     "uninvite_member",
     "update_hive",
-    "user_names",
 ]
 
 # A hive people still work in: a rule's add_member joins people to it.
@@ -194,14 +192,7 @@ def update_hive(
         raise InvalidInput(errors)
     if changes:
         before = {key: _plain(getattr(hive, key)) for key in changes}
-        kept_before = hive.promised_date is None or (
-            hive.forecast_finish is not None and hive.forecast_finish <= hive.promised_date
-        )
-        if "promised_date" in changes and kept_before:
-            # ``recompute`` alerts when the forecast *becomes* later than the promise, judging
-            # "before" by the cached forecast against the current promise; a promise moved
-            # earlier would look already broken, so the cached forecast is cleared first.
-            hive.forecast_finish = None
+        promised_before = hive.promised_date
         for key, value in changes.items():
             setattr(hive, key, value)
         session.flush()
@@ -215,7 +206,7 @@ def update_hive(
             occurred_at=now or utcnow(),
         )
         if "promised_date" in changes:
-            recompute(session, actor, hive, now=now)
+            recompute(session, actor, hive, now=now, promised_before=promised_before)
     if status is not None:
         set_status(session, actor, hive_id=hive.id, status=status)
     return hive
@@ -273,28 +264,6 @@ def hive_of_deal(session: Session, opportunity_id: int) -> m.Hive | None:
     return session.scalars(
         select(m.Hive).where(m.Hive.opportunity_id == opportunity_id).order_by(m.Hive.id.desc())
     ).first()
-
-
-def members_for_rule(specs: list[tuple[int, str]]) -> list[MemberSpec]:
-    """``(user_id, function)`` pairs as ``MemberSpec``, the first function of each person kept."""
-    seen: dict[int, str] = {}
-    for user_id, function in specs:
-        seen.setdefault(user_id, function)
-    return [MemberSpec(user_id, function) for user_id, function in seen.items()]
-
-
-def require_create(actor: Actor) -> None:
-    """Refuse (403) a role that may not create hives (members, customer contacts)."""
-    require(actor, "create")
-
-
-def user_names(session: Session, user_ids: list[int]) -> dict[int, str]:
-    """Display names of people in hives (staff names are readable by everyone who works here)."""
-    wanted = sorted(set(user_ids))
-    if not wanted:
-        return {}
-    rows = session.execute(select(User.id, User.name).where(User.id.in_(wanted)))
-    return {int(user_id): str(name) for user_id, name in rows}
 
 
 def staff_choices(session: Session) -> list[tuple[int, str]]:

@@ -31,7 +31,7 @@ from pathcast.events import append_event
 from pathcast.hives import models as m
 from pathcast.hives import schedule
 from pathcast.hives.schemas import definition_of
-from pathcast.hives.service.access import get_hive, require, writable_hive
+from pathcast.hives.service.access import require, writable_hive
 from pathcast.hives.service.templates import find_template
 
 __all__ = [
@@ -428,11 +428,22 @@ def _alert(
     )
 
 
+_UNCHANGED: Any = object()
+
+
 def recompute(
-    session: Session, actor: Actor, hive: m.Hive, *, now: datetime | None = None
+    session: Session,
+    actor: Actor,
+    hive: m.Hive,
+    *,
+    now: datetime | None = None,
+    promised_before: date | None = _UNCHANGED,
 ) -> schedule.Schedule:
     """Derive the schedule, cache it on the tasks and the hive, and raise the alerts that
-    became true (the critical path past the promise; a late task others depend on)."""
+    became true (the critical path past the promise; a late task others depend on).
+
+    "Became true" compares with the previous forecast against the previous promise: a
+    caller that has just moved the promise passes the old one as ``promised_before``."""
     at = now or utcnow()
     tasks = list(
         session.scalars(
@@ -462,7 +473,8 @@ def recompute(
     session.flush()
     by_id = {task.id: task for task in tasks}
     promised = hive.promised_date
-    was_past = previous_finish is not None and promised is not None and previous_finish > promised
+    old_promise = promised if promised_before is _UNCHANGED else promised_before
+    was_past = previous_finish is not None and old_promise is not None and previous_finish > old_promise
     if result.late_by(promised) > 0 and not was_past:
         _alert(
             session, actor, hive, kind="critical_path_past_promise", function="delivery",
@@ -526,8 +538,3 @@ def _follow_status(
             payload={"before": {"status": before}, "after": {"status": target}, "automatic": True},
             occurred_at=at,
         )
-
-
-def get(session: Session, actor: Actor, hive_id: int) -> m.Hive:
-    """One readable hive (404 if hidden) — re-exported for callers of this module."""
-    return get_hive(session, actor, hive_id)
