@@ -1,6 +1,6 @@
 """What the message archive files, and the evidence for each open hive.
 
-``Received`` is a message however it arrived: read from ``signals``' own table (read-only;
+``Received`` is a message however it arrived: read through ``signals``' service (read-only;
 signals writes it) by its id or by the crm activity it was filed as, or, for a crm message
 activity typed or imported without a connector, from the activity. ``candidates_for``
 gathers, for every open hive with some evidence, what ``hives.filing`` weighs: whether it
@@ -21,6 +21,7 @@ from pathcast.db import utcnow
 from pathcast.hives import filing
 from pathcast.hives import models as m
 from pathcast.signals import models as signals_models
+from pathcast.signals.service import messages as signal_messages
 
 __all__ = ["OPEN_STATUSES", "Received", "candidates_for", "lessons", "received_from"]
 
@@ -96,15 +97,11 @@ def received_from(
 ) -> Received | None:
     """The message signals stored (by its id, or by the activity it was filed as); a crm
     activity typed or imported without a connector is read from the activity itself."""
-    inbound = signals_models.InboundMessage
-    if message_id is not None:
-        row = session.get(inbound, message_id)
-        return _from_signals(row) if row is not None else None
-    if activity_id is None:
-        return None
-    row = session.scalars(select(inbound).where(inbound.activity_id == activity_id)).first()
+    row = signal_messages.stored_message(session, message_id=message_id, activity_id=activity_id)
     if row is not None:
         return _from_signals(row)
+    if message_id is not None or activity_id is None:
+        return None
     activity = crm_lookups.get_activity(session, activity_id)
     if activity is None or activity.kind not in ("message", "email"):
         return None

@@ -266,3 +266,17 @@ def list_messages(
         readable_accounts = readable_query(actor, account_spec).with_only_columns(account_spec.model.id)
         query = query.where(m.InboundMessage.account_id.in_(readable_accounts))
     return list(session.scalars(query))
+
+
+def stored_message(
+    session: Session, *, message_id: int | None = None, activity_id: int | None = None
+) -> m.InboundMessage | None:
+    """One stored message, by its id or by the crm activity it was filed as (system reads:
+    other packages that file or route received messages; no scoping here)."""
+    if message_id is not None:
+        return session.get(m.InboundMessage, message_id)
+    if activity_id is None:
+        return None
+    return session.scalars(
+        select(m.InboundMessage).where(m.InboundMessage.activity_id == activity_id)
+    ).first()
